@@ -1,0 +1,182 @@
+"""The engine's plain data: observations in, settings, findings and summaries out."""
+
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass, field
+
+KIND_RELIABLE_DROP = "reliable_drop"
+KIND_SUSTAINED_DECLINE = "sustained_decline"
+KIND_LOW_SCORE = "low_score"
+KIND_RUPTURE = "rupture"
+KIND_MISSED_CHECKS = "missed_checks"
+KIND_NO_SHOW = "no_show"
+KIND_SPLIT_ALLIANCE = "split_alliance"
+KIND_CEILING = "ceiling"
+KIND_REPAIRED_RUPTURE = "repaired_rupture"
+
+KINDS = (
+    (KIND_RELIABLE_DROP, "Reliable drop from usual level"),
+    (KIND_SUSTAINED_DECLINE, "Sustained decline"),
+    (KIND_LOW_SCORE, "Low score"),
+    (KIND_RUPTURE, "Reported rupture"),
+    (KIND_MISSED_CHECKS, "Skipped checks"),
+    (KIND_NO_SHOW, "No-show or late cancellation"),
+    (KIND_SPLIT_ALLIANCE, "Split alliance"),
+    (KIND_CEILING, "Full marks (uninformative)"),
+    (KIND_REPAIRED_RUPTURE, "Repaired rupture"),
+)
+KIND_ORDER = {code: index for index, (code, _label) in enumerate(KINDS)}
+
+SEVERITY_INFO = "info"
+SEVERITY_WARNING = "warning"
+SEVERITY_ALERT = "alert"
+SEVERITIES = (SEVERITY_INFO, SEVERITY_WARNING, SEVERITY_ALERT)
+SEVERITY_RANK = {severity: rank for rank, severity in enumerate(SEVERITIES)}
+
+SUBSCALES = ("goals", "tasks", "bond")
+SERIES = ("total", *SUBSCALES)
+
+RUPTURE_NONE = 0
+RUPTURE_UNREPAIRED = 1
+RUPTURE_TALKED_THROUGH = 2
+
+
+@dataclass(frozen=True, slots=True)
+class Observation:
+    """One scheduled session of one participant.
+
+    Scores are subscale means on the instrument's scale, None where no check was answered.
+    ``rupture``: None = not answered, 0 = nothing felt off, 1 = something felt off and was not
+    talked through (or unknown), 2 = it felt off and was talked through in the session.
+    """
+
+    session_number: int
+    session_date: datetime.date
+    attended: bool
+    goals: float | None
+    tasks: float | None
+    bond: float | None
+    rupture: int | None = None
+
+    @property
+    def is_answered(self) -> bool:
+        """True when at least one subscale was answered."""
+        return self.goals is not None or self.tasks is not None or self.bond is not None
+
+    @property
+    def total(self) -> float | None:
+        """Mean of the three subscales, None unless all three were answered."""
+        if self.goals is None or self.tasks is None or self.bond is None:
+            return None
+        return (self.goals + self.tasks + self.bond) / 3.0
+
+
+def _default_reliability() -> dict[str, float]:
+    # Internal consistency typical of short alliance measures (WAI-SR, SRS): ~.90 for the
+    # total, ~.85 for a subscale. The app overrides these from the instrument or clinic data.
+    return {"total": 0.90, "goals": 0.85, "tasks": 0.85, "bond": 0.85}
+
+
+def _default_spread() -> dict[str, float]:
+    # Between-client SD of first-session scores on a 0–10 alliance scale (compressed by the
+    # ceiling): about 1.3 for the total and 1.5 for a subscale.
+    return {"total": 1.3, "goals": 1.5, "tasks": 1.5, "bond": 1.5}
+
+
+@dataclass(frozen=True, slots=True)
+class EngineSettings:
+    """Clinic settings and the engine's tuning knobs; every knob has a principled default.
+
+    reliability / spread: per series ("total", "goals", "tasks", "bond"); together they give the
+    standard error of measurement SEM = spread·√(1 − reliability) and the Jacobson–Truax
+    reliable-change threshold.
+    """
+
+    scale_min: float = 0.0
+    scale_max: float = 10.0
+    cutoff: float = 7.0
+    reliability: dict[str, float] = field(default_factory=_default_reliability)
+    spread: dict[str, float] = field(default_factory=_default_spread)
+    # Personal baseline ("usual level"): mean of up to baseline_window earlier checks, keeping
+    # the latest baseline_lag checks out once enough history exists so that a slow slide
+    # does not drag the usual level down with it. Needs baseline_min_checks checks.
+    baseline_min_checks: int = 2
+    baseline_window: int = 6
+    baseline_lag: int = 2
+    # Within-person SD is shrunk towards the SEM as if the SEM were seen this many times.
+    noise_prior_weight: float = 4.0
+    # A drop is reliable (info) beyond max(RC, z_drop · personal noise of a difference); the RC
+    # index itself uses 1.96. A course has ~15 checks × 4 series, so a single reliable dip is
+    # expected by chance in many clients: a warning needs it confirmed, either at the next
+    # check or by one drop beyond z_confirm/1.96 times that threshold (≈ p < .001 per test).
+    z_drop: float = 1.96
+    z_confirm: float = 3.0
+    # CUSUM on standardised shortfalls below the usual level (in SDs of a difference from the
+    # usual level): reference k, decision interval h (k=.5, h=5 gives an in-control run length
+    # of ~500 checks); each check's contribution is capped (robust CUSUM) so that one dip is a
+    # rupture, not a "sustained" decline.
+    cusum_k: float = 0.5
+    cusum_h: float = 5.0
+    cusum_cap: float = 3.0
+    # Below the cutoff for this many checks in a row (from a usual level above it) is a warning.
+    low_run: int = 3
+    # A recovered dip is a repaired rupture; the note stays active this many sessions.
+    repair_hold: int = 3
+    # Full marks on this many checks in a row is a ceiling (uninformative) run.
+    ceiling_run: int = 3
+    # From a ceiling run, a total this far below the top already counts as a drop.
+    ceiling_dip: float = 1.0
+    # Engagement: a run of non-engagement (no-show or attended without a check) is weighed
+    # against the person's own rate, with a Beta prior worth prior_sessions sessions at
+    # prior_miss_rate. Warning when the run is this improbable under their usual rate.
+    engagement_prior_rate: float = 0.10
+    engagement_prior_sessions: float = 10.0
+    engagement_alpha: float = 0.002
+    missed_run: int = 2
+    # Engagement lapses within this many sessions after a score signal escalate.
+    escalation_window: int = 4
+    # Trend over the latest this-many checks.
+    slope_window: int = 5
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One flag: who, when, what kind, how bad, the numbers behind it, and one sentence."""
+
+    participant_id: str
+    session_number: int
+    kind: str
+    severity: str
+    subscale: str
+    evidence: dict
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class ParticipantSummary:
+    """Per-participant figures for the case page (total series)."""
+
+    participant_id: str
+    baseline: float | None
+    variability: float | None
+    slope: float | None
+    latest: dict[str, float | None]
+    answered: int
+    scheduled: int
+    trend: str
+
+
+@dataclass(frozen=True, slots=True)
+class CaseResult:
+    """The engine's verdict on a case.
+
+    findings: every finding raised (onset or escalation of a condition) at every session, in
+    session order. active: the findings whose condition still holds at each participant's latest
+    session, at most one per (participant_id, kind): the latest raised finding of the episode.
+    """
+
+    findings: list[Finding]
+    active: list[Finding]
+    summaries: dict[str, ParticipantSummary]
+    risk_score: int
