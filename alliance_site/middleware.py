@@ -1,0 +1,26 @@
+"""Turns a database outage into a clear 503 page instead of a server error."""
+
+import logging
+
+from django.db import DatabaseError, InterfaceError, OperationalError
+from django.shortcuts import render
+
+logger = logging.getLogger(__name__)
+
+
+class ServiceUnavailableMiddleware:
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_exception(self, request, exception):
+        # IntegrityError and friends are programming or data errors: let them surface.
+        if isinstance(exception, (OperationalError, InterfaceError)) or type(exception) is DatabaseError:
+            logger.error("database unavailable: %s", type(exception).__name__)
+            response = render(request, "503.html", status=503)
+            response["Retry-After"] = "60"
+            response["Cache-Control"] = "no-store"
+            return response
+        return None
