@@ -1,0 +1,389 @@
+import hashlib
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from sessions_app.models import Case, Participant, TherapySession
+
+
+class InstrumentQuerySet(models.QuerySet):
+    def latest_version(self, code):
+        return self.filter(code=code).order_by("-version").first()
+
+
+class Instrument(models.Model):
+    """A questionnaire version, loaded from a definition file in measures/instruments/."""
+
+    code = models.SlugField(max_length=60)
+    version = models.PositiveIntegerField()
+    name = models.CharField(max_length=200)
+    # Reliability (alpha) and spread (SD of first-session scores) per series: the engine's
+    # reliable-change threshold until a clinic has enough data of its own.
+    psychometrics = models.JSONField(default=dict)
+    definition = models.JSONField(help_text="The definition file as loaded, for audit.")
+    loaded_at = models.DateTimeField(default=timezone.now)
+
+    objects = InstrumentQuerySet.as_manager()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["code", "version"], name="instrument_code_version_unique")]
+
+    def __str__(self):
+        return f"{self.name} (v{self.version})"
+
+
+class Item(models.Model):
+    class Kind(models.TextChoices):
+        RATING = "rating", "Rating"
+        YES_NO = "yes_no", "Yes / no"
+        TEXT = "text", "Free text"
+
+    class Audience(models.TextChoices):
+        ALL = "all", "Every case"
+        MULTI = "multi", "Couple and family cases"
+
+    instrument = models.ForeignKey(Instrument, on_delete=models.PROTECT, related_name="items")
+    code = models.SlugField(max_length=40)
+    position = models.PositiveSmallIntegerField()
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    # goals / tasks / bond / shared / rupture / note — what the answer is scored into.
+    subscale = models.CharField(max_length=20)
+    scale_min = models.SmallIntegerField(null=True, blank=True)
+    scale_max = models.SmallIntegerField(null=True, blank=True)
+    reverse_scored = models.BooleanField(default=False)
+    required = models.BooleanField(default=True)
+    audience = models.CharField(max_length=8, choices=Audience.choices, default=Audience.ALL)
+    # Shown only when the item it depends on was answered "yes".
+    depends_on = models.CharField(max_length=40, blank=True)
+    # {"en": {"prompt": ..., "low": ..., "high": ...}, "es": {...}}
+    texts = models.JSONField()
+
+    class Meta:
+        ordering = ["position"]
+        constraints = [
+            models.UniqueConstraint(fields=["instrument", "code"], name="item_code_unique_in_instrument"),
+            models.UniqueConstraint(fields=["instrument", "position"], name="item_position_unique"),
+            models.CheckConstraint(
+                condition=~Q(kind="rating") | (Q(scale_min__isnull=False) & Q(scale_max__gt=models.F("scale_min"))),
+                name="item_rating_has_range",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.instrument.code}:{self.code}"
+
+    def text(self, language):
+        return self.texts.get(language) or self.texts["en"]
+
+    def score(self, value):
+        """The value as it counts towards its subscale (reverse-scored items flipped)."""
+        if self.reverse_scored:
+            return self.scale_min + self.scale_max - value
+        return value
+
+
+def hash_token(token):
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class SurveyInvitation(models.Model):
+    class Channel(models.TextChoices):
+        EMAIL = "email", "Emailed link"
+        TABLET = "tablet", "In the room"
+
+    session = models.ForeignKey(TherapySession, on_delete=models.PROTECT, related_name="invitations")
+    participant = models.ForeignKey(Participant, on_delete=models.PROTECT, related_name="invitations")
+    channel = models.CharField(max_length=8, choices=Channel.choices, default=Channel.EMAIL)
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    sent_at = models.DateTimeField(null=True, blank=True)
+    reminded_at = models.DateTimeField(null=True, blank=True)
+    opened_at = models.DateTimeField(null=True, blank=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["session", "participant"], name="invitation_one_per_participant"),
+            models.CheckConstraint(condition=Q(expires_at__gt=models.F("created_at")), name="invitation_expires_later"),
+        ]
+        indexes = [
+            # Reminders and expiry: open invitations by age.
+            models.Index(fields=["completed_at", "created_at"], name="invitation_open_by_age"),
+        ]
+
+    def __str__(self):
+        return f"Invitation {self.pk} for {self.participant}"
+
+    @property
+    def is_completed(self):
+        return self.completed_at is not None
+
+    def is_expired(self, now=None):
+        return (now or timezone.now()) >= self.expires_at
+
+
+class InvitationToken(models.Model):
+    """The hash of one link issued for an invitation; the token itself is never stored.
+
+    An invitation can have several live links (the first email, a reminder, the tablet, a QR
+    code): each is a fresh random token, valid until the invitation is completed or expires.
+    """
+
+    class Purpose(models.TextChoices):
+        EMAIL = "email", "Email"
+        REMINDER = "reminder", "Reminder"
+        TABLET = "tablet", "Tablet hand-over"
+        QR = "qr", "QR code"
+
+    invitation = models.ForeignKey(SurveyInvitation, on_delete=models.CASCADE, related_name="tokens")
+    token_hash = models.CharField(max_length=64, unique=True)
+    purpose = models.CharField(max_length=10, choices=Purpose.choices)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self):
+        return f"{self.purpose} link for invitation {self.invitation_id}"
+
+
+class Response(models.Model):
+    """One participant's answered check for one session, with its subscale scores stored."""
+
+    class Rupture(models.IntegerChoices):
+        NONE = 0, "Nothing felt off"
+        UNRESOLVED = 1, "Something felt off, not talked through"
+        TALKED_THROUGH = 2, "Something felt off, talked through"
+
+    invitation = models.OneToOneField(SurveyInvitation, on_delete=models.PROTECT, related_name="response")
+    session = models.ForeignKey(TherapySession, on_delete=models.PROTECT, related_name="responses")
+    participant = models.ForeignKey(Participant, on_delete=models.PROTECT, related_name="responses")
+    instrument = models.ForeignKey(Instrument, on_delete=models.PROTECT, related_name="responses")
+    submitted_at = models.DateTimeField(default=timezone.now)
+    # Subscale means rescaled to 0–10 whatever the instrument's own range, so the engine and
+    # the charts compare like with like across instruments.
+    goals = models.DecimalField(max_digits=4, decimal_places=2)
+    tasks = models.DecimalField(max_digits=4, decimal_places=2)
+    bond = models.DecimalField(max_digits=4, decimal_places=2)
+    total = models.DecimalField(max_digits=4, decimal_places=2)
+    shared = models.DecimalField(max_digits=4, decimal_places=2, null=True, blank=True)
+    rupture = models.SmallIntegerField(choices=Rupture.choices, null=True, blank=True)
+    note = models.TextField(blank=True, max_length=2000)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["session", "participant"], name="response_one_per_session"),
+            *[
+                models.CheckConstraint(
+                    condition=Q(**{f"{name}__gte": 0}) & Q(**{f"{name}__lte": 10}), name=f"response_{name}_0_to_10"
+                )
+                for name in ("goals", "tasks", "bond", "total")
+            ],
+            models.CheckConstraint(
+                condition=Q(shared__isnull=True) | (Q(shared__gte=0) & Q(shared__lte=10)),
+                name="response_shared_0_to_10",
+            ),
+            models.CheckConstraint(
+                condition=Q(rupture__isnull=True) | Q(rupture__in=[0, 1, 2]), name="response_rupture_code"
+            ),
+        ]
+        indexes = [
+            # The engine's load: a case's whole series, by participant, in session order.
+            models.Index(fields=["participant", "session"], name="response_participant_session"),
+        ]
+
+    def __str__(self):
+        return f"Response {self.pk}"
+
+
+class Answer(models.Model):
+    response = models.ForeignKey(Response, on_delete=models.PROTECT, related_name="answers")
+    item = models.ForeignKey(Item, on_delete=models.PROTECT, related_name="answers")
+    value = models.SmallIntegerField(null=True, blank=True)
+    text = models.TextField(blank=True, max_length=2000)
+    # Copied from the item so the database itself refuses a value outside the item's range
+    # (a check constraint cannot look at another table).
+    scale_min = models.SmallIntegerField(null=True, blank=True)
+    scale_max = models.SmallIntegerField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["response", "item"], name="answer_one_per_item"),
+            models.CheckConstraint(
+                condition=Q(value__isnull=True)
+                | (
+                    Q(scale_min__isnull=False)
+                    & Q(value__gte=models.F("scale_min"))
+                    & Q(value__lte=models.F("scale_max"))
+                ),
+                name="answer_value_in_item_range",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.item.code}={self.value if self.value is not None else self.text!r}"
+
+
+class CaseEvaluation(models.Model):
+    """The engine's latest verdict on a case: orders the caseload without recomputing."""
+
+    case = models.OneToOneField(Case, on_delete=models.CASCADE, related_name="evaluation")
+    risk_score = models.PositiveSmallIntegerField(default=0)
+    # Per participant: baseline, latest scores, trend, answered/attended counts.
+    summary = models.JSONField(default=dict)
+    evaluated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.CheckConstraint(condition=Q(risk_score__lte=100), name="evaluation_risk_0_to_100")]
+        indexes = [
+            # The caseload order.
+            models.Index(fields=["-risk_score"], name="evaluation_risk"),
+        ]
+
+    def __str__(self):
+        return f"{self.case}: risk {self.risk_score}"
+
+
+class ClinicCalibration(models.Model):
+    """The clinic's own reliability and spread estimates, once it has enough answered checks."""
+
+    clinic = models.OneToOneField("accounts.Clinic", on_delete=models.CASCADE, related_name="calibration")
+    instrument = models.ForeignKey(Instrument, on_delete=models.PROTECT)
+    reliability = models.JSONField(default=dict)
+    spread = models.JSONField(default=dict)
+    responses = models.PositiveIntegerField(default=0)
+    first_sessions = models.PositiveIntegerField(default=0)
+    computed_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self):
+        return f"Calibration of {self.clinic}"
+
+
+class SignalQuerySet(models.QuerySet):
+    def for_user(self, user):
+        return self.filter(case__in=Case.objects.for_user(user))
+
+    def open(self):
+        return self.filter(status__in=Signal.OPEN_STATUSES)
+
+    def unseen_for(self, user):
+        """Open warning/alert flags on the user's own cases that they have not looked at."""
+        return self.filter(case__therapist=user, status=Signal.Status.OPEN, seen_at__isnull=True).exclude(
+            severity=Signal.Severity.INFO
+        )
+
+
+class Signal(models.Model):
+    """A flag raised by the engine: one open per case, participant and kind; it escalates in place."""
+
+    class Kind(models.TextChoices):
+        RELIABLE_DROP = "reliable_drop", "Reliable drop from usual level"
+        SUSTAINED_DECLINE = "sustained_decline", "Sustained decline"
+        LOW_SCORE = "low_score", "Low alliance"
+        RUPTURE = "rupture", "Rupture not talked through"
+        MISSED_CHECKS = "missed_checks", "Skipped checks"
+        NO_SHOW = "no_show", "No-shows and late cancellations"
+        SPLIT_ALLIANCE = "split_alliance", "Split alliance"
+        CEILING = "ceiling", "Full marks (uninformative)"
+        REPAIRED_RUPTURE = "repaired_rupture", "Repaired rupture"
+
+    class Severity(models.TextChoices):
+        INFO = "info", "Info"
+        WARNING = "warning", "Warning"
+        ALERT = "alert", "Alert"
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        ACKNOWLEDGED = "acknowledged", "Acknowledged"
+        RESOLVED = "resolved", "Resolved"
+        CLEARED = "cleared", "No longer holds"
+
+    OPEN_STATUSES = (Status.OPEN, Status.ACKNOWLEDGED)
+    SEVERITY_RANK = {Severity.INFO: 0, Severity.WARNING: 1, Severity.ALERT: 2}
+
+    case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="signals")
+    participant = models.ForeignKey(Participant, on_delete=models.PROTECT, related_name="signals")
+    session = models.ForeignKey(TherapySession, on_delete=models.PROTECT, null=True, blank=True, related_name="signals")
+    kind = models.CharField(max_length=24, choices=Kind.choices)
+    severity = models.CharField(max_length=8, choices=Severity.choices)
+    subscale = models.CharField(max_length=10, blank=True)
+    evidence = models.JSONField(default=dict)
+    message = models.TextField()
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.OPEN)
+    opened_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+    closed_at = models.DateTimeField(null=True, blank=True)
+    seen_at = models.DateTimeField(null=True, blank=True)
+    notified_at = models.DateTimeField(null=True, blank=True)
+    # Whether the engine still finds this condition. A resolved flag whose condition persists
+    # is not reopened at the same severity: only a worse finding opens a new one.
+    holds = models.BooleanField(default=True)
+
+    objects = SignalQuerySet.as_manager()
+
+    class Meta:
+        constraints = [
+            # The reconciler's invariant, enforced by the database against concurrent runs.
+            models.UniqueConstraint(
+                fields=["participant", "kind"],
+                condition=Q(status__in=["open", "acknowledged"]),
+                name="signal_one_open_per_participant_kind",
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=["open", "acknowledged"], closed_at__isnull=True)
+                | (Q(status__in=["resolved", "cleared"]) & Q(closed_at__isnull=False)),
+                name="signal_closed_at_matches_status",
+            ),
+        ]
+        indexes = [
+            # The caseload's open-flag badges and the header count.
+            models.Index(fields=["case", "status"], name="signal_case_status"),
+        ]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} ({self.severity}) for {self.participant}"
+
+    @property
+    def is_open(self):
+        return self.status in self.OPEN_STATUSES
+
+    @property
+    def severity_rank(self):
+        return self.SEVERITY_RANK[self.severity]
+
+
+class SignalAction(models.Model):
+    """Append-only history of a flag: what the engine and the therapist did with it."""
+
+    class Action(models.TextChoices):
+        OPENED = "opened", "Opened"
+        ESCALATED = "escalated", "Escalated"
+        UPDATED = "updated", "Evidence updated"
+        ACKNOWLEDGED = "acknowledged", "Acknowledged"
+        RESOLVED = "resolved", "Resolved"
+        CLEARED = "cleared", "No longer holds"
+
+    class Repair(models.TextChoices):
+        TALKED_THROUGH = "talked_through", "Talked it through in session"
+        ADJUSTED_GOALS = "adjusted_goals", "Adjusted the goals"
+        CHANGED_APPROACH = "changed_approach", "Changed the approach"
+        REFERRED = "referred", "Referred"
+        OTHER = "other", "Other"
+
+    signal = models.ForeignKey(Signal, on_delete=models.PROTECT, related_name="actions")
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True)
+    action = models.CharField(max_length=14, choices=Action.choices)
+    severity = models.CharField(max_length=8, choices=Signal.Severity.choices, blank=True)
+    repair = models.CharField(max_length=20, choices=Repair.choices, blank=True)
+    note = models.TextField(blank=True, max_length=2000)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(action="resolved") | ~Q(repair=""), name="signal_action_resolve_has_repair"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.action} {self.signal_id}"

@@ -1,0 +1,7 @@
+"""Loads the bundled instrument definitions after every migrate (idempotent)."""
+
+
+def load_bundled_instruments(sender, using="default", **kwargs):
+    from .actions import do_load_bundled_instruments
+
+    do_load_bundled_instruments()

@@ -1,0 +1,130 @@
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from accounts.models import Clinic
+
+
+class CaseQuerySet(models.QuerySet):
+    def for_user(self, user):
+        """Cases the user may see: an admin sees the clinic's, a therapist their own."""
+        if not user.is_authenticated or user.clinic_id is None:
+            return self.none()
+        cases = self.filter(clinic_id=user.clinic_id)
+        if user.role == user.Role.CLINIC_ADMIN:
+            return cases
+        return cases.filter(therapist=user)
+
+    def active(self):
+        return self.filter(status=Case.Status.ACTIVE)
+
+
+class Case(models.Model):
+    class Kind(models.TextChoices):
+        INDIVIDUAL = "individual", "Individual"
+        COUPLE = "couple", "Couple"
+        FAMILY = "family", "Family"
+
+    class Status(models.TextChoices):
+        ACTIVE = "active", "Active"
+        COMPLETED = "completed", "Completed"
+        DROPPED_OUT = "dropped_out", "Dropped out"
+        TRANSFERRED = "transferred", "Transferred"
+
+    clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, related_name="cases")
+    therapist = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="cases", null=True, blank=True
+    )
+    # A short label the clinic uses for the case (never a diagnosis); names live on participants.
+    reference = models.CharField(max_length=40)
+    kind = models.CharField(max_length=12, choices=Kind.choices, default=Kind.INDIVIDUAL)
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.ACTIVE)
+    opened_on = models.DateField(default=timezone.localdate)
+    closed_on = models.DateField(null=True, blank=True)
+
+    objects = CaseQuerySet.as_manager()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["clinic", "reference"], name="case_reference_unique_in_clinic"),
+            models.CheckConstraint(
+                condition=Q(closed_on__isnull=True) | Q(closed_on__gte=models.F("opened_on")),
+                name="case_closed_after_opened",
+            ),
+            models.CheckConstraint(
+                condition=Q(status="active", closed_on__isnull=True)
+                | (~Q(status="active") & Q(closed_on__isnull=False)),
+                name="case_closed_date_matches_status",
+            ),
+        ]
+        indexes = [
+            # The caseload: a therapist's active cases.
+            models.Index(fields=["therapist", "status"], name="case_therapist_status"),
+        ]
+
+    def __str__(self):
+        return self.reference
+
+    @property
+    def is_multi_person(self):
+        return self.kind != self.Kind.INDIVIDUAL
+
+
+class Participant(models.Model):
+    class Language(models.TextChoices):
+        ENGLISH = "en", "English"
+        SPANISH = "es", "Español"
+
+    case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="participants")
+    display_name = models.CharField(max_length=80)
+    email = models.EmailField(blank=True)
+    language = models.CharField(max_length=5, choices=Language.choices, default=Language.ENGLISH)
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(fields=["case", "display_name"], name="participant_name_unique_in_case"),
+        ]
+
+    def __str__(self):
+        return self.display_name
+
+    @property
+    def first_name(self):
+        return self.display_name.split()[0]
+
+
+class TherapySession(models.Model):
+    class Status(models.TextChoices):
+        SCHEDULED = "scheduled", "Scheduled"
+        ATTENDED = "attended", "Attended"
+        CANCELLED = "cancelled", "Cancelled in good time"
+        LATE_CANCELLED = "late_cancelled", "Cancelled late"
+        NO_SHOW = "no_show", "No-show"
+
+    MISSED = (Status.NO_SHOW, Status.LATE_CANCELLED)
+
+    case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="sessions")
+    scheduled_start = models.DateTimeField()
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.SCHEDULED)
+    status_changed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["scheduled_start"]
+        constraints = [
+            models.UniqueConstraint(fields=["case", "scheduled_start"], name="session_unique_start_in_case"),
+        ]
+        indexes = [
+            # The nightly sweep: attended sessions in a time window.
+            models.Index(fields=["status", "scheduled_start"], name="session_status_start"),
+        ]
+
+    def __str__(self):
+        return f"{self.case} on {self.scheduled_start:%Y-%m-%d %H:%M}"
+
+    @property
+    def is_missed(self):
+        return self.status in self.MISSED
