@@ -1,0 +1,46 @@
+"""Emails to clients and therapists. Called from tasks only, never from a request."""
+
+from django.conf import settings
+from django.core.mail import send_mail
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import translation
+
+from .actions import do_issue_token
+from .models import InvitationToken
+
+
+def survey_url(token):
+    return settings.SITE_URL + reverse("measures:survey", args=[token])
+
+
+def send_invitation_email(invitation, *, reminder):
+    """Issue a fresh link and email it in the participant's language."""
+    participant = invitation.participant
+    purpose = InvitationToken.Purpose.REMINDER if reminder else InvitationToken.Purpose.EMAIL
+    token = do_issue_token(invitation, purpose)
+    context = {
+        "participant": participant,
+        "clinic": invitation.session.case.clinic,
+        "url": survey_url(token),
+        "expires_at": invitation.expires_at,
+        "reminder": reminder,
+    }
+    with translation.override(participant.language):
+        subject = render_to_string("measures/email/invitation_subject.txt", context).strip()
+        body = render_to_string("measures/email/invitation_body.txt", context)
+    send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, [participant.email])
+
+
+def send_flag_alert_email(signal):
+    """One alert email: the client's first name, the kind of flag and a link — no scores, no notes."""
+    therapist = signal.case.therapist
+    context = {
+        "therapist": therapist,
+        "first_name": signal.participant.first_name,
+        "kind": signal.get_kind_display(),
+        "url": settings.SITE_URL + reverse("dashboard:case", args=[signal.case_id]),
+    }
+    subject = render_to_string("measures/email/flag_alert_subject.txt", context).strip()
+    body = render_to_string("measures/email/flag_alert_body.txt", context)
+    send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, [therapist.email])

@@ -1,0 +1,83 @@
+"""Celery tasks: short adapters that take ids, re-fetch, and call an action.
+
+Every task is idempotent: it claims its work with a conditional update and stops when
+that changed nothing, so a retry, a duplicate delivery or a late ack is harmless.
+"""
+
+import logging
+from datetime import timedelta
+
+from celery import shared_task
+from django.db.models import Exists, OuterRef
+from django.utils import timezone
+
+from sessions_app.models import Case, TherapySession
+
+from . import notifications
+from .actions import do_create_invitations
+from .evaluation import do_evaluate_case
+from .models import Response, Signal, SurveyInvitation
+
+logger = logging.getLogger(__name__)
+
+SWEEP_WINDOW = timedelta(days=14)
+
+
+@shared_task
+def evaluate_case(case_id):
+    do_evaluate_case(case_id)
+
+
+@shared_task
+def send_invitation(invitation_id):
+    """Email a participant their link, once."""
+    now = timezone.now()
+    claimed = SurveyInvitation.objects.filter(
+        pk=invitation_id, sent_at__isnull=True, completed_at__isnull=True, expires_at__gt=now
+    ).update(sent_at=now)
+    if not claimed:
+        return
+    invitation = SurveyInvitation.objects.select_related("participant", "session__case__clinic").get(pk=invitation_id)
+    notifications.send_invitation_email(invitation, reminder=False)
+
+
+@shared_task
+def nightly_sweep():
+    """Catch up on what a down broker or a missed click left undone, then re-evaluate.
+
+    1. attended sessions of the last two weeks with no invitations get them;
+    2. every active case with a session or response in that window is re-evaluated, so a
+       submission made while Redis was down is evaluated here at the latest.
+    """
+    now = timezone.now()
+    since = now - SWEEP_WINDOW
+    missing = TherapySession.objects.filter(
+        status=TherapySession.Status.ATTENDED,
+        scheduled_start__gte=since,
+        scheduled_start__lte=now,
+        case__status=Case.Status.ACTIVE,
+    ).exclude(Exists(SurveyInvitation.objects.filter(session=OuterRef("pk"))))
+    for session in missing.select_related("case__clinic"):
+        do_create_invitations(session)
+    recent_cases = set(
+        TherapySession.objects.filter(scheduled_start__gte=since, scheduled_start__lte=now).values_list(
+            "case_id", flat=True
+        )
+    ) | set(Response.objects.filter(submitted_at__gte=since).values_list("session__case_id", flat=True))
+    for case_id in Case.objects.active().filter(pk__in=recent_cases).values_list("pk", flat=True):
+        do_evaluate_case(case_id, now=now)
+    logger.info("nightly sweep: %d sessions given checks, %d cases evaluated", len(missing), len(recent_cases))
+
+
+@shared_task
+def send_flag_alert(signal_id):
+    """Tell the therapist an alert opened on one of their cases, once per flag."""
+    claimed = Signal.objects.filter(pk=signal_id, notified_at__isnull=True, status=Signal.Status.OPEN).update(
+        notified_at=timezone.now()
+    )
+    if not claimed:
+        return
+    signal = Signal.objects.select_related("case__therapist", "participant").get(pk=signal_id)
+    if signal.case.therapist is None or not signal.case.therapist.is_active:
+        return
+    notifications.send_flag_alert_email(signal)
