@@ -1,0 +1,32 @@
+# The two set-up commands: `make run` (the app on its embedded default) and `make test`.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+
+.PHONY: run test lint bench messages
+
+$(VENV)/.runtime: requirements.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	touch $@
+
+$(VENV)/.dev: requirements.txt requirements-dev.txt $(VENV)/.runtime
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $@
+
+run: $(VENV)/.runtime
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py seed_demo
+	@echo "Alliance runs on http://127.0.0.1:8000/ (log in with a demo login above; Ctrl-C stops it)"
+	$(PY) manage.py runserver 127.0.0.1:8000
+
+test: $(VENV)/.dev
+	$(VENV)/bin/ruff check .
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+bench: $(VENV)/.dev
+	$(PY) bench/early_warning.py
+
+messages: $(VENV)/.dev
+	$(PY) manage.py makemessages -l es --ignore=.venv
+	$(PY) manage.py compilemessages --ignore=.venv

@@ -1,0 +1,112 @@
+"""Plain builders for test data: explicit arguments, sensible defaults, no magic."""
+
+import itertools
+from datetime import timedelta
+from decimal import Decimal
+
+from django.utils import timezone
+
+from accounts.models import Clinic, User
+from measures.actions import do_issue_token, get_clinic_instrument, items_for_case
+from measures.models import Answer, InvitationToken, Response, SurveyInvitation
+from measures.scoring import compute_scores
+from sessions_app.models import Case, Participant, TherapySession
+
+PASSWORD = "correct-horse-battery"
+_counter = itertools.count(1)
+
+
+def make_clinic(name=None, **fields):
+    n = next(_counter)
+    return Clinic.objects.create(name=name or f"Clinic {n}", slug=f"clinic-{n}", **fields)
+
+
+def make_user(clinic, role=User.Role.THERAPIST, name=None, **fields):
+    n = next(_counter)
+    return User.objects.create_user(
+        f"user{n}@example.test", PASSWORD, full_name=name or f"Therapist {n}", role=role, clinic=clinic, **fields
+    )
+
+
+def make_case(therapist, kind=Case.Kind.INDIVIDUAL, participants=None, reference=None, **fields):
+    n = next(_counter)
+    case = Case.objects.create(
+        clinic=therapist.clinic, therapist=therapist, kind=kind, reference=reference or f"C-{n}", **fields
+    )
+    default_count = {Case.Kind.INDIVIDUAL: 1, Case.Kind.COUPLE: 2, Case.Kind.FAMILY: 3}[kind]
+    names = participants or [f"Client{n}{chr(97 + i)} Test" for i in range(default_count)]
+    for index, name in enumerate(names):
+        Participant.objects.create(case=case, display_name=name, email=f"client{n}{index}@example.test")
+    return case
+
+
+def make_session(case, days_ago=0, status=TherapySession.Status.ATTENDED, **fields):
+    start = timezone.now() - timedelta(days=days_ago, hours=1)
+    return TherapySession.objects.create(case=case, scheduled_start=start, status=status, **fields)
+
+
+def make_invitation(session, participant, *, days_valid=4, token_purpose=InvitationToken.Purpose.EMAIL, **fields):
+    """An invitation and a live token for it: returns (invitation, token)."""
+    now = timezone.now()
+    invitation = SurveyInvitation.objects.create(
+        session=session,
+        participant=participant,
+        created_at=fields.pop("created_at", now),
+        expires_at=fields.pop("expires_at", now + timedelta(days=days_valid)),
+        **fields,
+    )
+    return invitation, do_issue_token(invitation, token_purpose)
+
+
+def answer_values(items, goals=8, tasks=8, bond=8, shared=8, rupture=False, discussed=None):
+    """Item values giving these whole-number subscale scores."""
+    by_subscale = {"goals": goals, "tasks": tasks, "bond": bond, "shared": shared}
+    values = {item.code: by_subscale[item.subscale] for item in items if item.kind == "rating"}
+    values["rupture"] = rupture
+    if rupture:
+        values["rupture_discussed"] = discussed
+    return values
+
+
+def make_response(session, participant, goals=8, tasks=8, bond=8, rupture=False, discussed=None):
+    """A completed check with item answers and stored scores, as a submission would leave it."""
+    case = session.case
+    items = items_for_case(get_clinic_instrument(case.clinic), case)
+    values = answer_values(items, goals, tasks, bond, rupture=rupture, discussed=discussed)
+    scores = compute_scores(items, values)
+    invitation, _ = make_invitation(
+        session,
+        participant,
+        completed_at=session.scheduled_start + timedelta(hours=1),
+        created_at=session.scheduled_start,
+        days_valid=4,
+    )
+    response = Response.objects.create(
+        invitation=invitation,
+        session=session,
+        participant=participant,
+        instrument=items[0].instrument,
+        submitted_at=session.scheduled_start + timedelta(hours=1),
+        goals=scores.goals,
+        tasks=scores.tasks,
+        bond=scores.bond,
+        total=scores.total,
+        shared=scores.shared,
+        rupture=scores.rupture,
+    )
+    Answer.objects.bulk_create(
+        Answer(
+            response=response,
+            item=item,
+            value=int(values[item.code]),
+            scale_min=0 if item.kind == "yes_no" else item.scale_min,
+            scale_max=1 if item.kind == "yes_no" else item.scale_max,
+        )
+        for item in items
+        if values.get(item.code) is not None
+    )
+    return response
+
+
+def score(value):
+    return Decimal(str(value)).quantize(Decimal("0.01"))

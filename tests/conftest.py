@@ -1,0 +1,111 @@
+"""Shared fixtures: the personas every view test uses, and the service gate.
+
+A test that needs a real service (PostgreSQL, Redis, a Celery worker, Chromium) calls
+`require_service`: on a laptop without it the test is skipped with the reason; with
+ALLIANCE_REQUIRE_SERVICES=1 (set by .ci/run) the same situation fails the test.
+"""
+
+import os
+import shutil
+import socket
+from urllib.parse import urlsplit
+
+import pytest
+
+from accounts.models import User
+from alliance_site.celery import app as celery_app
+from tests.builders import PASSWORD, make_case, make_clinic, make_user
+
+# Tests run tasks in-process unless a test starts a real worker; send_task still uses the broker.
+celery_app.conf.task_always_eager = True
+
+REQUIRE_SERVICES = os.environ.get("ALLIANCE_REQUIRE_SERVICES", "") in {"1", "true", "yes"}
+CHROMIUM = os.environ.get("ALLIANCE_CHROMIUM", "/usr/bin/chromium")
+
+
+def require_service(available, reason):
+    if available:
+        return
+    if REQUIRE_SERVICES:
+        pytest.fail(f"required service missing: {reason} (ALLIANCE_REQUIRE_SERVICES=1)")
+    pytest.skip(f"service missing: {reason}")
+
+
+def tcp_reachable(url, default_port):
+    parts = urlsplit(url)
+    try:
+        with socket.create_connection((parts.hostname or "127.0.0.1", parts.port or default_port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+@pytest.fixture
+def postgres(settings):
+    """Skips (or fails under ALLIANCE_REQUIRE_SERVICES) unless the suite runs on PostgreSQL."""
+    require_service(
+        settings.DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql",
+        "PostgreSQL (set DATABASE_URL=postgres://...)",
+    )
+
+
+@pytest.fixture
+def redis_url():
+    url = os.environ.get("REDIS_URL", "")
+    require_service(bool(url) and tcp_reachable(url, 6379), "Redis (set REDIS_URL=redis://...)")
+    return url
+
+
+@pytest.fixture
+def chromium_path():
+    require_service(shutil.which(CHROMIUM) is not None, f"Chromium at {CHROMIUM} (apt-get install chromium)")
+    return CHROMIUM
+
+
+@pytest.fixture
+def clinic(db):
+    return make_clinic("Northside Therapy")
+
+
+@pytest.fixture
+def therapist(clinic):
+    return make_user(clinic, name="Tess Therapist")
+
+
+@pytest.fixture
+def colleague(clinic):
+    """A second therapist of the same clinic: sees nothing of the first one's cases."""
+    return make_user(clinic, name="Colin Colleague")
+
+
+@pytest.fixture
+def clinic_admin(clinic):
+    return make_user(clinic, role=User.Role.CLINIC_ADMIN, name="Ada Admin")
+
+
+@pytest.fixture
+def outsider(db):
+    """Staff of another clinic."""
+    return make_user(make_clinic("Elsewhere Clinic"), name="Otto Outsider")
+
+
+@pytest.fixture
+def case(therapist):
+    return make_case(therapist)
+
+
+@pytest.fixture
+def couple_case(therapist):
+    return make_case(therapist, kind="couple", participants=["Robin Rivera", "Jordan Rivera"])
+
+
+@pytest.fixture
+def login(client):
+    def _login(user):
+        client.force_login(user)
+        return client
+
+    return _login
+
+
+__all__ = ["PASSWORD", "require_service"]
