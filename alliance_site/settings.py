@@ -259,7 +259,7 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(hour=2, minute=15),
     },
     "send-digests": {
-        "task": "measures.tasks.send_digests",
+        "task": "dashboard.tasks.send_digests",
         "schedule": crontab(hour=6, minute=30),
     },
 }
