@@ -3,7 +3,8 @@
 Run: .venv/bin/python bench/early_warning.py [--participants 2000] [--seed 20240611]
 No Django needed. Prints figures; never passes or fails on them (DESIGN.md, bench/).
 
-Definitions (per participant; a couple's split-alliance flag counts for every member):
+Definitions (per participant; the dashboard ranks cases, so any warning or alert finding in a
+couple's or family's case counts for every member, for the engine and the baselines alike):
 - a flag is a warning or alert finding; a baseline "flags" a check where its rule fires;
 - dropouts flagged: a flag between the start of the decline (or disengagement) and the last
   attended session, inclusive; ahead: such a flag at least one session before the last attended;
@@ -28,7 +29,6 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from measures.engine import (  # noqa: E402
-    KIND_SPLIT_ALLIANCE,
     EngineSettings,
     Observation,
     compute_case,
@@ -58,7 +58,9 @@ class Row:
     last_attended: int | None
     sessions: int
     checks: list[tuple[int, float]]  # (session_number, total) of answered checks
-    engine_flags: list[int]  # session numbers of raised warning/alert findings
+    case_checks: list[list[tuple[int, float]]]  # every member's checks, this one first
+    engine_flags: list[int]  # sessions of warning/alert findings raised in the case
+    raised: list[int]  # sessions of warning/alert findings raised for this participant
 
 
 @dataclass(slots=True)
@@ -78,19 +80,12 @@ def collect(cases: list[SimulatedCase], settings: EngineSettings) -> list[Row]:
     rows = []
     for case in cases:
         result = compute_case(case.participants, settings)
-        split_flags = [
-            f.session_number
-            for f in result.findings
-            if f.kind == KIND_SPLIT_ALLIANCE and f.severity in FLAG_SEVERITIES
-        ]
+        # the dashboard ranks cases, so a flag on any member flags the whole case
+        case_flags = sorted(
+            f.session_number for f in result.findings if f.severity in FLAG_SEVERITIES
+        )
         for pid, observations in case.participants.items():
             truth = case.truth[pid]
-            own = [
-                f.session_number
-                for f in result.findings
-                if f.participant_id == pid and f.severity in FLAG_SEVERITIES
-                and f.kind != KIND_SPLIT_ALLIANCE
-            ]
             rows.append(
                 Row(
                     pattern=case.pattern,
@@ -100,7 +95,13 @@ def collect(cases: list[SimulatedCase], settings: EngineSettings) -> list[Row]:
                     last_attended=truth.last_attended,
                     sessions=len(observations),
                     checks=_checks(observations),
-                    engine_flags=sorted(own + split_flags),
+                    case_checks=[_checks(obs) for obs in case.participants.values()],
+                    engine_flags=case_flags,
+                    raised=sorted(
+                        f.session_number
+                        for f in result.findings
+                        if f.participant_id == pid and f.severity in FLAG_SEVERITIES
+                    ),
                 )
             )
     return rows
@@ -137,45 +138,45 @@ def score(name: str, rows: list[Row], flags_of, raised_of) -> Scores:
     )
 
 
+def _case_flags(r: Row, fired) -> list[int]:
+    """Sessions where a rule fires for any member of the participant's case."""
+    return sorted({s for checks in r.case_checks for s in fired(checks)})
+
+
+def _onsets(checks: list[tuple[int, float]], hits: list[bool]) -> list[int]:
+    out, was = [], False
+    for (s, _total), hit in zip(checks, hits, strict=True):
+        if hit and not was:
+            out.append(s)
+        was = hit
+    return out
+
+
 def below_cutoff(cutoff: float):
     """Baseline (a): flag a check whose total is below ``cutoff``."""
 
-    def flags(r: Row) -> list[int]:
-        return [s for s, total in r.checks if total < cutoff - 1e-9]
+    def hits(checks):
+        return [total < cutoff - 1e-9 for _s, total in checks]
 
-    def raised(r: Row) -> list[int]:
-        out, was = [], False
-        for s, total in r.checks:
-            now = total < cutoff - 1e-9
-            if now and not was:
-                out.append(s)
-            was = now
-        return out
+    def fired(checks):
+        return [s for (s, _t), hit in zip(checks, hits(checks), strict=True) if hit]
 
-    return flags, raised
+    return (lambda r: _case_flags(r, fired)), (lambda r: _onsets(r.checks, hits(r.checks)))
 
 
 def drop_since_last(size: float):
     """Baseline (b): flag a check whose total fell by ``size`` or more since the last check."""
 
-    def fired(r: Row) -> list[bool]:
+    def hits(checks):
         out = [False]
-        for (_s0, before), (_s1, after) in zip(r.checks, r.checks[1:], strict=False):
+        for (_s0, before), (_s1, after) in zip(checks, checks[1:], strict=False):
             out.append(before - after >= size - 1e-9)
-        return out[: len(r.checks)]
+        return out[: len(checks)]
 
-    def flags(r: Row) -> list[int]:
-        return [s for (s, _t), hit in zip(r.checks, fired(r), strict=True) if hit]
+    def fired(checks):
+        return [s for (s, _t), hit in zip(checks, hits(checks), strict=True) if hit]
 
-    def raised(r: Row) -> list[int]:
-        out, was = [], False
-        for (s, _t), hit in zip(r.checks, fired(r), strict=True):
-            if hit and not was:
-                out.append(s)
-            was = hit
-        return out
-
-    return flags, raised
+    return (lambda r: _case_flags(r, fired)), (lambda r: _onsets(r.checks, hits(r.checks)))
 
 
 def tune(rows: list[Row], make, candidates: list[float], target: float) -> float:
@@ -218,8 +219,7 @@ def bench_quality(participants: int, seed: int, settings: EngineSettings) -> Non
         f"{sum(r.sessions for r in rows)} sessions, {dropouts} dropouts, "
         f"{clean} rupture-free completers"
     )
-    engine = score("engine (warning/alert)", rows, lambda r: r.engine_flags,
-                   lambda r: r.engine_flags)
+    engine = score("engine (warning/alert)", rows, lambda r: r.engine_flags, lambda r: r.raised)
     target = engine.false_flags
     cut_fixed = below_cutoff(settings.scale_max * 0.9)
     drop_fixed = drop_since_last(1.0)

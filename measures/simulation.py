@@ -228,7 +228,7 @@ def _individual(pattern: str, rng: np.random.Generator, n_sessions: int) -> tupl
         start = int(rng.integers(3, max(4, n - 8)))
         length = int(rng.integers(3, 8))
         last = min(n - 1, start + length - 1)
-        rate = rng.uniform(0.3, 0.8)
+        rate = rng.uniform(1.5, 4.0) / length  # 1.5–4 points lost over the decline
         weights = rng.uniform(0.5, 1.5, size=3)
         for i in range(start, n):
             shifts[i] -= rate * (i - start + 1) * weights
@@ -257,10 +257,10 @@ def _individual(pattern: str, rng: np.random.Generator, n_sessions: int) -> tupl
         outcome = OUTCOME_DROPOUT
         rupture_free = False
         start = int(rng.integers(3, max(4, n - 6)))
-        length = int(rng.integers(2, 5))
+        length = int(rng.integers(3, 7))
         for i in range(start, min(n, start + length)):
-            attended[i] = bool(rng.random() >= 0.45)
-            skip_extra[i] = 0.75
+            attended[i] = bool(rng.random() >= 0.35)
+            skip_extra[i] = 0.7
             shifts[i] -= rng.uniform(0.0, 0.5)
         end = min(n, start + length)
         if not any(attended[start:end]):
@@ -326,7 +326,7 @@ def _joint_case(
         last = min(n - 1, start + length - 1)
         weights = rng.uniform(0.5, 1.5, size=3)
         if rng.random() < 0.5:  # gradual slide of one partner
-            rate = rng.uniform(0.4, 0.9)
+            rate = rng.uniform(1.5, 4.0) / length
             for i in range(start, n):
                 shifts[1][i] -= rate * (i - start + 1) * weights
         else:  # one partner's alliance falls at once

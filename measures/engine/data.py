@@ -113,13 +113,18 @@ class EngineSettings:
     z_drop: float = 1.96
     z_confirm: float = 3.0
     # CUSUM on standardised shortfalls below the usual level (in SDs of a difference from the
-    # usual level): reference k, decision interval h (k=.5, h=5 gives an in-control run length
-    # of ~500 checks); each check's contribution is capped (robust CUSUM) so that one dip is a
-    # rupture, not a "sustained" decline.
+    # usual level): reference k, decision interval h. k=.5, h=6 has an in-control run length of
+    # well over 1,000 checks with known parameters; the margin pays for a usual level estimated
+    # from a handful of checks. Each check's contribution is capped (robust CUSUM) so that one
+    # dip is a rupture, not a "sustained" decline.
     cusum_k: float = 0.5
-    cusum_h: float = 5.0
+    cusum_h: float = 6.0
     cusum_cap: float = 3.0
-    # Below the cutoff for this many checks in a row (from a usual level above it) is a warning.
+    # ... and the latest (up to 3) checks of the run must average this fraction of the total's
+    # reliable-change threshold below the usual level: a shift both sustained and sizeable.
+    sustained_min_change: float = 0.75
+    # Below the cutoff for this many checks in a row, from a usual level above it and by the
+    # sustained_min_change margin, is a warning.
     low_run: int = 3
     # A recovered dip is a repaired rupture; the note stays active this many sessions.
     repair_hold: int = 3

@@ -163,6 +163,7 @@ def _track_participant(
     run_start = 0
     rate_before_run = settings.engagement_prior_rate
     last_score_signal = -10**9
+    ceiling_before_run = False
     answered = 0
     attended = 0
     latest_baseline: _Baseline | None = None
@@ -183,6 +184,9 @@ def _track_participant(
                 )
                 run_start = sn
                 run_no_shows = run_missed = 0
+                # full marks say nothing about the alliance, so engagement is all there is
+                # to see: "polite full marks, then silence" is the silent-disengagement path
+                ceiling_before_run = ceiling_run >= settings.ceiling_run
             run += 1
             run_no_shows += not obs.attended
             run_missed += bool(obs.attended)
@@ -241,7 +245,14 @@ def _track_participant(
             for series in SERIES:
                 if current[series] is not None:
                     values[series].append(current[series])
-                    flagged[series].append(this_flags.get(series, False))
+                    # only a confirmed drop stays out of the usual level: dropping every noisy
+                    # low check would bias the usual level upwards
+                    is_confirmed_drop = (
+                        series in candidates
+                        and this_flags[series]
+                        and candidates[series][0] >= WARNING
+                    )
+                    flagged[series].append(is_confirmed_drop)
             prev_flags = this_flags
 
             total = current["total"]
@@ -285,7 +296,11 @@ def _track_participant(
                 z = (base_total.usual - total) / spread
                 cusum = max(0.0, cusum + min(z, settings.cusum_cap) - settings.cusum_k)
                 cusum_checks = cusum_checks + 1 if cusum > 0 else 0
-                if cusum >= settings.cusum_h:
+                recent = check_totals[-min(max(cusum_checks, 1), 3) :]
+                shortfall = base_total.usual - compute_mean(recent)
+                # statistically sustained *and* at least a fraction of a reliable change in size
+                is_sizeable = shortfall >= th.rc["total"] * settings.sustained_min_change
+                if cusum >= settings.cusum_h and is_sizeable:
                     level = ALERT if cusum >= 2 * settings.cusum_h else WARNING
                     sustained = _State(
                         level=level,
@@ -297,6 +312,7 @@ def _track_participant(
                             "threshold": settings.cusum_h,
                             "variability": _round(base_total.noise),
                             "checks_below": cusum_checks,
+                            "recent_shortfall": _round(shortfall),
                         },
                         message=(
                             f"The total has stayed below the usual {_fmt(base_total.usual)} for "
@@ -318,7 +334,13 @@ def _track_participant(
                     if usual is not None and usual >= settings.cutoff:
                         # below the cutoff by more than noise: a confirmed drop or a run
                         is_reliable = total_drop and candidates["total"][0] >= WARNING
-                        level = WARNING if is_reliable or low_checks >= settings.low_run else INFO
+                        recent = check_totals[-min(low_checks, 3) :]
+                        is_sustained = (
+                            low_checks >= settings.low_run
+                            and usual - compute_mean(recent)
+                            >= th.rc["total"] * settings.sustained_min_change
+                        )
+                        level = WARNING if is_reliable or is_sustained else INFO
                         message = (
                             f"The total fell below the clinic cutoff of {_fmt(settings.cutoff)} "
                             f"(now {_fmt(total)}, usually {_fmt(usual)})."
@@ -470,16 +492,23 @@ def _track_participant(
                 run_level = ALERT
             elif probability <= settings.engagement_alpha:
                 run_level = WARNING
-            follows = last_score_signal >= run_start - settings.escalation_window
+            follows_drop = last_score_signal >= run_start - settings.escalation_window
+            follows_ceiling = ceiling_before_run and run >= settings.missed_run
+            follows = follows_drop or follows_ceiling
             evidence = {
                 "run": run,
                 "no_shows": run_no_shows,
                 "skipped_checks": run_missed,
                 "usual_rate": _round(rate_before_run),
                 "probability": round(probability, 6),
-                "follows_signal": follows,
+                "follows_signal": follows_drop,
+                "follows_ceiling": follows_ceiling,
             }
-            after = " after a drop in the scores" if follows else ""
+            after = ""
+            if follows_drop:
+                after = " after a drop in the scores"
+            elif follows_ceiling:
+                after = " after a run of full marks"
             unusual = (
                 f", unusual for this client (usual rate {rate_before_run:.0%})"
                 if run_level >= WARNING
@@ -596,17 +625,20 @@ def _split_states(
                 # a split is a change in the pair's usual gap, so it needs their history first
                 is_split = base is not None and gap >= th.rc["total"] and widening >= threshold
                 is_split_now[key] = is_split
+                was_pair_split = prev_pair_flag.get(key, False)
                 history.append(diff)
-                flags.append(is_split)
+                # a persisting split stays out of the pair's usual gap (a chronic one is learnt)
+                flags.append(is_split and was_pair_split)
                 if a == low and b == high:
                     was_split = prev_pair_flag.get(key, False)
                     held = low in prev and widening >= threshold / 2
                     is_chronic = gap >= th.rc["total"] and usual_gap >= th.rc["total"]
                     if is_split or held or is_chronic:
                         if is_split:
-                            is_confirmed = widening >= threshold * confirm_factor
-                            level = WARNING if was_split or is_confirmed else INFO
-                            if was_split and is_confirmed:
+                            # one wide gap is one member's dip (their own reliable_drop);
+                            # a split is a gap that persists at the next joint check
+                            level = WARNING if was_split else INFO
+                            if was_split and widening >= threshold * confirm_factor:
                                 level = ALERT
                         elif held:
                             level = prev[low].level
