@@ -232,8 +232,9 @@ def bench_quality(participants: int, seed: int, settings: EngineSettings) -> Non
         score(f"(a) total < {settings.scale_max * 0.9:.1f}", rows, *cut_fixed),
         score(f"(a) total < {cut_value:.2f} (tuned)", rows, *below_cutoff(cut_value)),
         score("(b) drop ≥ 1.0 since last check", rows, *drop_fixed),
-        score(f"(b) drop ≥ {drop_value:.2f} since last (tuned)", rows,
-              *drop_since_last(drop_value)),
+        score(
+            f"(b) drop ≥ {drop_value:.2f} since last (tuned)", rows, *drop_since_last(drop_value)
+        ),
     ]
     print_table(results)
     print()

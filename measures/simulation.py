@@ -184,9 +184,9 @@ def _dip_weights(rng: np.random.Generator) -> np.ndarray:
     return np.minimum(weights, 2.0)
 
 
-def _individual(pattern: str, rng: np.random.Generator, n_sessions: int) -> tuple[
-    _Person, list[bool], np.ndarray, np.ndarray, list[int | None], GroundTruth
-]:
+def _individual(
+    pattern: str, rng: np.random.Generator, n_sessions: int
+) -> tuple[_Person, list[bool], np.ndarray, np.ndarray, list[int | None], GroundTruth]:
     """Latent course of one individual participant for the given pattern."""
     n = n_sessions
     shifts = np.zeros((n, 3))
@@ -238,7 +238,7 @@ def _individual(pattern: str, rng: np.random.Generator, n_sessions: int) -> tupl
         attended[last] = True
         decline_start = start + 1
         n_keep = last + 1 + int(rng.integers(0, 3))
-        attended = attended[:last + 1] + [False] * (n_keep - last - 1)
+        attended = attended[: last + 1] + [False] * (n_keep - last - 1)
     elif pattern == PATTERN_SUDDEN_DROP:
         outcome = OUTCOME_DROPOUT
         rupture_free = False
@@ -252,7 +252,7 @@ def _individual(pattern: str, rng: np.random.Generator, n_sessions: int) -> tupl
             ruptures[start] = 1
         decline_start = start + 1
         n_keep = last + 1 + int(rng.integers(0, 3))
-        attended = attended[:last + 1] + [False] * (n_keep - last - 1)
+        attended = attended[: last + 1] + [False] * (n_keep - last - 1)
     elif pattern == PATTERN_SILENT_DISENGAGEMENT:
         outcome = OUTCOME_DROPOUT
         rupture_free = False
@@ -268,7 +268,7 @@ def _individual(pattern: str, rng: np.random.Generator, n_sessions: int) -> tupl
         last = max(i for i in range(start, end) if attended[i])
         decline_start = start + 1
         n_keep = end + int(rng.integers(1, 3))
-        attended = attended[:last + 1] + [False] * (n_keep - last - 1)
+        attended = attended[: last + 1] + [False] * (n_keep - last - 1)
 
     n_final = len(attended)
     shifts = shifts[:n_final] if n_final <= n else np.vstack([shifts, np.zeros((n_final - n, 3))])
@@ -308,9 +308,7 @@ def simulate_case(
     return case
 
 
-def _joint_case(
-    case: SimulatedCase, pattern: str, rng: np.random.Generator, n: int
-) -> None:
+def _joint_case(case: SimulatedCase, pattern: str, rng: np.random.Generator, n: int) -> None:
     """Couples and families attend together; each member answers their own check."""
     size = 3 if pattern == PATTERN_FAMILY_COMPLETER else 2
     attended = _attendance(rng, n, float(rng.uniform(0.0, 0.06)))
@@ -336,7 +334,7 @@ def _joint_case(
         attended[last] = True
         decline_start = start + 1
         n_keep = last + 1 + int(rng.integers(0, 3))
-        attended = attended[:last + 1] + [False] * (n_keep - last - 1)
+        attended = attended[: last + 1] + [False] * (n_keep - last - 1)
     n_final = len(attended)
     dates = _schedule(rng, n_final)
     for index in range(size):

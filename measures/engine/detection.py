@@ -162,7 +162,7 @@ def _track_participant(
     run_missed = 0
     run_start = 0
     rate_before_run = settings.engagement_prior_rate
-    last_score_signal = -10**9
+    last_score_signal = -(10**9)
     ceiling_before_run = False
     answered = 0
     attended = 0
@@ -215,8 +215,9 @@ def _track_participant(
                 x = current[series]
                 if x is None:
                     continue
-                base = _baseline(values[series], flagged[series], th.rc[series],
-                                 th.sem[series], settings)
+                base = _baseline(
+                    values[series], flagged[series], th.rc[series], th.sem[series], settings
+                )
                 if series == "total":
                     base_total = base
                 is_flag = False
@@ -387,8 +388,7 @@ def _track_participant(
             state[KIND_CEILING] = ceiling
 
         else:
-            for kind in (KIND_RELIABLE_DROP, KIND_SUSTAINED_DECLINE, KIND_LOW_SCORE,
-                         KIND_CEILING):
+            for kind in (KIND_RELIABLE_DROP, KIND_SUSTAINED_DECLINE, KIND_LOW_SCORE, KIND_CEILING):
                 state[kind] = prev.get(kind)
 
         # ---- self-reported rupture -----------------------------------------------------------
@@ -441,8 +441,10 @@ def _track_participant(
         elif is_answered and dip is not None and obs.total is not None:
             base = latest_baseline
             usual = dip["usual"] if dip["usual"] is not None else (base.usual if base else None)
-            threshold = dip["threshold"] if dip["threshold"] is not None else (
-                base.threshold if base else th.rc["total"]
+            threshold = (
+                dip["threshold"]
+                if dip["threshold"] is not None
+                else (base.threshold if base else th.rc["total"])
             )
             if usual is None or obs.total >= usual - threshold / 2:
                 lowest = dip["lowest"]
@@ -549,8 +551,9 @@ def _track_participant(
         prev = state
 
     # ---- summary --------------------------------------------------------------------------
-    final_base = _baseline(values["total"], flagged["total"], th.rc["total"], th.sem["total"],
-                           settings)
+    final_base = _baseline(
+        values["total"], flagged["total"], th.rc["total"], th.sem["total"], settings
+    )
     slope = None
     window = settings.slope_window
     if len(check_totals) >= 3:
@@ -614,8 +617,9 @@ def _split_states(
                 diff = scores[key[1]] - scores[key[0]]
                 history = pair_diffs.setdefault(key, [])
                 flags = pair_flags.setdefault(key, [])
-                base = _baseline(history, flags, th.rc["total"],
-                                 th.sem["total"] * math.sqrt(2.0), settings)
+                base = _baseline(
+                    history, flags, th.rc["total"], th.sem["total"] * math.sqrt(2.0), settings
+                )
                 # orient the gap as (higher - lower) for the current lower member
                 sign = 1.0 if key[0] == a else -1.0
                 gap = sign * diff

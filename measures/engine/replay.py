@@ -141,7 +141,9 @@ def read_replay(stream: Iterable[str], settings: EngineSettings) -> ReplayCases:
             raw_rupture = row[rupture_index].strip()
             if raw_rupture:
                 if raw_rupture not in ("0", "1", "2"):
-                    raise ReplayError(line, f"rupture must be 0, 1, 2 or empty, got {raw_rupture!r}")
+                    raise ReplayError(
+                        line, f"rupture must be 0, 1, 2 or empty, got {raw_rupture!r}"
+                    )
                 rupture = int(raw_rupture)
         if not attended and (goals is not None or tasks is not None or bond is not None):
             raise ReplayError(line, "scores are given for a session not attended")
@@ -215,7 +217,9 @@ def run_replay(
     return count
 
 
-def replay_file(input_stream: Iterable[str], output: TextIO, settings: EngineSettings) -> ReplayStats:
+def replay_file(
+    input_stream: Iterable[str], output: TextIO, settings: EngineSettings
+) -> ReplayStats:
     """Validate ``input_stream`` completely, then write the findings to ``output``."""
     cases = read_replay(input_stream, settings)
     findings = run_replay(cases, output, settings)

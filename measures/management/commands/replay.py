@@ -1,0 +1,103 @@
+"""Replay a CSV of session histories through the early-warning engine (DESIGN.md, "Replay format").
+
+A thin wrapper: parsing, the engine and writing live in measures.engine.replay, shared with the
+benchmarks. The input is validated completely first; a malformed file is refused with
+"line N: reason" and no output file is written.
+"""
+
+import os
+import tempfile
+from pathlib import Path
+
+from django.core.management.base import BaseCommand, CommandError
+
+from measures.engine import SERIES, EngineSettings
+from measures.engine.replay import ReplayError, read_replay, run_replay
+
+
+def _per_series(raw, option, low, high):
+    """'0.9' (every series) or 'total=0.9,bond=0.85' → {series: value}; CommandError if bad."""
+    values = {}
+    parts = [part.strip() for part in raw.split(",") if part.strip()]
+    if len(parts) == 1 and "=" not in parts[0]:
+        parts = [f"{series}={parts[0]}" for series in SERIES]
+    for part in parts:
+        name, _, text = part.partition("=")
+        name = name.strip()
+        if name not in SERIES:
+            raise CommandError(f"{option}: unknown series {name!r} (use {', '.join(SERIES)})")
+        try:
+            value = float(text)
+        except ValueError:
+            raise CommandError(f"{option}: {text!r} is not a number") from None
+        if not low <= value <= high:
+            raise CommandError(f"{option}: {name}={value:g} is outside {low:g}–{high:g}")
+        values[name] = value
+    return values
+
+
+class Command(BaseCommand):
+    help = "Replay session histories (CSV) through the early-warning engine and write the flags."
+
+    def add_arguments(self, parser):
+        parser.add_argument("input", help="replay CSV: client_id, case_id, session_number, ...")
+        parser.add_argument("--output", required=True, help="where to write the flags CSV")
+        parser.add_argument("--cutoff", type=float, help="low-alliance cutoff on the total (0–10)")
+        parser.add_argument(
+            "--reliability", help="reliability, e.g. 0.9 or total=0.9,bond=0.85 (default: built in)"
+        )
+        parser.add_argument(
+            "--spread", help="first-session SD, e.g. 1.3 or total=1.3,bond=1.5 (default: built in)"
+        )
+
+    def handle(self, *args, **options):
+        defaults = EngineSettings()
+        overrides = {}
+        if options["cutoff"] is not None:
+            if not defaults.scale_min <= options["cutoff"] <= defaults.scale_max:
+                raise CommandError(
+                    f"--cutoff must be within {defaults.scale_min:g}–{defaults.scale_max:g}"
+                )
+            overrides["cutoff"] = options["cutoff"]
+        if options["reliability"]:
+            overrides["reliability"] = {
+                **defaults.reliability,
+                **_per_series(options["reliability"], "--reliability", 0.0, 0.999),
+            }
+        if options["spread"]:
+            overrides["spread"] = {
+                **defaults.spread,
+                **_per_series(options["spread"], "--spread", 0.01, 10.0),
+            }
+        settings = EngineSettings(**overrides)
+
+        source = Path(options["input"])
+        try:
+            with source.open(newline="", encoding="utf-8-sig") as stream:
+                cases = read_replay(stream, settings)
+        except OSError as error:
+            raise CommandError(f"cannot read {source}: {error.strerror or error}") from None
+        except UnicodeDecodeError:
+            raise CommandError(f"{source} is not UTF-8 text") from None
+        except ReplayError as error:
+            raise CommandError(str(error)) from None
+
+        # Write next to the target and rename, so a failure never leaves a half-written file.
+        target = Path(options["output"])
+        try:
+            handle, temporary = tempfile.mkstemp(
+                prefix=".replay-", suffix=".csv", dir=target.parent
+            )
+        except OSError as error:
+            raise CommandError(f"cannot write {target}: {error.strerror or error}") from None
+        try:
+            with os.fdopen(handle, "w", newline="", encoding="utf-8") as output:
+                findings = run_replay(cases, output, settings)
+            os.replace(temporary, target)
+        except BaseException:
+            Path(temporary).unlink(missing_ok=True)
+            raise
+        participants = sum(len(parts) for parts in cases.values())
+        self.stdout.write(
+            f"{len(cases)} cases, {participants} participants: {findings} flags written to {target}"
+        )
