@@ -7,6 +7,7 @@ nothing the second time.
 """
 
 import logging
+import statistics
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -15,7 +16,7 @@ from sessions_app.models import Case, TherapySession
 
 from . import engine
 from .definitions import SERIES
-from .models import CaseEvaluation, ClinicCalibration, Instrument, Response, Signal, SignalAction
+from .models import Answer, CaseEvaluation, ClinicCalibration, Instrument, Response, Signal, SignalAction
 
 logger = logging.getLogger(__name__)
 
@@ -213,3 +214,66 @@ def _summary_json(summary):
         "scheduled": summary.scheduled,
         "trend": summary.trend,
     }
+
+
+# The clinic's own psychometrics ---------------------------------------------------------
+
+# Below these, a clinic's own estimates are noisier than the instrument's published defaults.
+CALIBRATION_MIN_RESPONSES = 100
+CALIBRATION_MIN_FIRST_SESSIONS = 30
+
+
+def do_calibrate_clinic(clinic, *, now=None):
+    """Estimate reliability (Cronbach's alpha over item answers) and spread (SD of each client's
+    first answered check) from the clinic's own data, and store them for the engine.
+
+    Returns the ClinicCalibration, or None while the clinic has too little data (the instrument's
+    defaults then stay in use). Re-running it on the same data gives the same numbers.
+    """
+    instrument = Instrument.objects.latest_version(clinic.instrument_code)
+    if instrument is None:
+        return None
+    rated = {
+        item.code: item.subscale
+        for item in instrument.items.filter(kind="rating", audience="all", subscale__in=["goals", "tasks", "bond"])
+    }
+    rows = {}
+    for response_id, code, value in Answer.objects.filter(
+        response__session__case__clinic=clinic, response__instrument=instrument, item__code__in=rated
+    ).values_list("response_id", "item__code", "value"):
+        rows.setdefault(response_id, {})[code] = value
+    complete = [row for row in rows.values() if len(row) == len(rated)]
+    first_scores = _first_session_scores(clinic, instrument)
+    if len(complete) < CALIBRATION_MIN_RESPONSES or len(first_scores) < CALIBRATION_MIN_FIRST_SESSIONS:
+        return None
+    codes = sorted(rated)
+    reliability = {"total": engine.compute_reliability([[row[c] for c in codes] for row in complete])}
+    for subscale in ("goals", "tasks", "bond"):
+        sub_codes = [c for c in codes if rated[c] == subscale]
+        reliability[subscale] = engine.compute_reliability([[row[c] for c in sub_codes] for row in complete])
+    spread = {series: statistics.stdev([float(s[series]) for s in first_scores]) for series in SERIES}
+    calibration, _ = ClinicCalibration.objects.update_or_create(
+        clinic=clinic,
+        defaults={
+            "instrument": instrument,
+            # A degenerate estimate (no variance) is left out; the instrument's default then applies.
+            "reliability": {k: round(v, 3) for k, v in reliability.items() if v is not None and 0 < v < 1},
+            "spread": {k: round(v, 3) for k, v in spread.items() if v > 0},
+            "responses": len(complete),
+            "first_sessions": len(first_scores),
+            "computed_at": now or timezone.now(),
+        },
+    )
+    return calibration
+
+
+def _first_session_scores(clinic, instrument):
+    """Each participant's earliest answered check (goals/tasks/bond/total), one query."""
+    firsts = {}
+    for response in (
+        Response.objects.filter(session__case__clinic=clinic, instrument=instrument)
+        .order_by("participant_id", "session__scheduled_start")
+        .values("participant_id", "goals", "tasks", "bond", "total")
+    ):
+        firsts.setdefault(response["participant_id"], response)
+    return list(firsts.values())

@@ -11,11 +11,12 @@ from celery import shared_task
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
+from accounts.models import Clinic
 from sessions_app.models import Case, TherapySession
 
 from . import notifications
 from .actions import do_create_invitations
-from .evaluation import do_evaluate_case
+from .evaluation import do_calibrate_clinic, do_evaluate_case
 from .models import Response, Signal, SurveyInvitation
 
 logger = logging.getLogger(__name__)
@@ -47,7 +48,8 @@ def nightly_sweep():
 
     1. attended sessions of the last two weeks with no invitations get them;
     2. every active case with a session or response in that window is re-evaluated, so a
-       submission made while Redis was down is evaluated here at the latest.
+       submission made while Redis was down is evaluated here at the latest;
+    3. each clinic's own reliability and spread estimates are refreshed (used from tomorrow).
     """
     now = timezone.now()
     since = now - SWEEP_WINDOW
@@ -66,6 +68,8 @@ def nightly_sweep():
     ) | set(Response.objects.filter(submitted_at__gte=since).values_list("session__case_id", flat=True))
     for case_id in Case.objects.active().filter(pk__in=recent_cases).values_list("pk", flat=True):
         do_evaluate_case(case_id, now=now)
+    for clinic in Clinic.objects.all():
+        do_calibrate_clinic(clinic, now=now)
     logger.info("nightly sweep: %d sessions given checks, %d cases evaluated", len(missing), len(recent_cases))
 
 

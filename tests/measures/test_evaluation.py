@@ -1,0 +1,129 @@
+"""Re-evaluating a case reconciles its flags idempotently: one open flag per participant and kind."""
+
+import io
+import threading
+
+import pytest
+from django.db import connection
+
+from measures.evaluation import do_evaluate_case
+from measures.models import CaseEvaluation, Signal, SignalAction
+from tests.builders import make_response, make_session
+
+STEADY_THEN_FALLING = [9, 9, 8.5, 9, 9, 9, 6, 5.5]
+
+
+def give_history(case, totals, start_days_ago=None):
+    participant = case.participants.first()
+    days = start_days_ago if start_days_ago is not None else 7 * len(totals)
+    for index, total in enumerate(totals):
+        session = make_session(case, days_ago=days - 7 * index)
+        if total is not None:
+            make_response(session, participant, goals=total, tasks=total, bond=total)
+    return participant
+
+
+def snapshot(case):
+    signals = list(Signal.objects.filter(case=case).order_by("pk").values())
+    actions = list(SignalAction.objects.filter(signal__case=case).order_by("pk").values())
+    return signals, actions
+
+
+def test_a_falling_client_gets_flags_and_a_risk_score(case):
+    give_history(case, STEADY_THEN_FALLING)
+    do_evaluate_case(case.pk)
+    kinds = {(s.kind, s.severity) for s in Signal.objects.filter(case=case, status="open")}
+    assert ("reliable_drop", "alert") in kinds
+    assert CaseEvaluation.objects.get(case=case).risk_score > 50
+    assert all(a.action == "opened" for a in SignalAction.objects.filter(signal__case=case))
+
+
+def test_running_twice_changes_nothing_the_second_time(case):
+    give_history(case, STEADY_THEN_FALLING)
+    do_evaluate_case(case.pk)
+    before = snapshot(case)
+    do_evaluate_case(case.pk)
+    assert snapshot(case) == before
+
+
+def test_a_stronger_finding_escalates_the_open_flag_in_place(case):
+    participant = give_history(case, [9, 9, 8.5, 9, 9, 9, 6.5])
+    do_evaluate_case(case.pk)
+    flag = Signal.objects.get(case=case, kind="reliable_drop", status="open")
+    assert flag.severity in ("info", "warning")
+    make_response(make_session(case, days_ago=0), participant, goals=3, tasks=3, bond=3)
+    do_evaluate_case(case.pk)
+    flag.refresh_from_db()
+    assert flag.severity == "alert" and flag.status == "open"
+    assert Signal.objects.filter(case=case, kind="reliable_drop").count() == 1
+    assert list(flag.actions.values_list("action", flat=True)) == ["opened", "escalated"]
+
+
+def test_a_flag_that_no_longer_holds_is_cleared_and_kept(case):
+    participant = give_history(case, [9, 9, 8.5, 9, 9, 9, 7], start_days_ago=70)
+    do_evaluate_case(case.pk)
+    assert Signal.objects.filter(case=case, kind="reliable_drop", status="open").exists()
+    for days_ago in (21, 14, 7):
+        make_response(make_session(case, days_ago=days_ago), participant, goals=9, tasks=9, bond=9)
+    do_evaluate_case(case.pk)
+    flag = Signal.objects.get(case=case, kind="reliable_drop")
+    # The recovery itself is recorded as a repaired rupture (informational).
+    assert Signal.objects.filter(case=case, kind="repaired_rupture", severity="info").exists()
+    assert flag.status == "cleared" and flag.closed_at is not None and not flag.holds
+    assert flag.actions.last().action == "cleared"
+
+
+def test_a_missing_case_is_a_quiet_no_op(db):
+    assert do_evaluate_case(987654) is None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_evaluations_leave_one_flag_per_kind(postgres, case):
+    give_history(case, STEADY_THEN_FALLING)
+    errors = []
+    barrier = threading.Barrier(4)
+
+    def evaluate():
+        try:
+            barrier.wait()
+            do_evaluate_case(case.pk)
+        except Exception as exc:  # collected and asserted below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=evaluate) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    open_flags = list(Signal.objects.filter(case=case, status="open").values_list("participant_id", "kind"))
+    assert open_flags and len(open_flags) == len(set(open_flags))
+    assert SignalAction.objects.filter(signal__case=case).count() == len(open_flags)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_clinic_with_enough_data_gets_its_own_reliability_and_spread():
+    from django.core.management import call_command
+
+    from accounts.models import Clinic
+    from measures.evaluation import do_calibrate_clinic, engine_settings_for
+
+    call_command("seed_demo", stdout=io.StringIO())
+    clinic = Clinic.objects.get(slug="demo")
+    calibration = do_calibrate_clinic(clinic)
+    assert calibration is not None and calibration.responses >= 100 and calibration.first_sessions >= 30
+    assert set(calibration.reliability) == {"total", "goals", "tasks", "bond"}
+    assert all(0 < value < 1 for value in calibration.reliability.values())
+    assert all(0 < value < 10 for value in calibration.spread.values())
+    # The engine then uses the clinic's own estimates instead of the instrument's defaults.
+    assert engine_settings_for(clinic).reliability["total"] == calibration.reliability["total"]
+
+
+def test_a_small_clinic_keeps_the_instruments_defaults(case):
+    from measures.evaluation import do_calibrate_clinic, engine_settings_for
+
+    give_history(case, [9, 8, 9])
+    assert do_calibrate_clinic(case.clinic) is None
+    assert engine_settings_for(case.clinic).reliability["total"] == 0.85
