@@ -1,0 +1,165 @@
+"""`manage.py replay INPUT.csv --output FLAGS.csv` and the parser behind it."""
+
+import csv
+import io
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+
+from measures.engine import EngineSettings
+from measures.engine.replay import OUTPUT_COLUMNS, ReplayError, read_replay
+from measures.simulation import simulate_cohort, write_replay_csv
+
+HEADER = "client_id,case_id,session_number,session_date,attended,goals,tasks,bond,rupture"
+# A client whose alliance falls sharply at session 6 and stays down, and a steady partner.
+GOOD = [
+    HEADER,
+    *(f"ana,c1,{n},2025-01-{n * 2:02d},1,9,9,9,0" for n in range(1, 6)),
+    "ana,c1,6,2025-01-12,1,6,6,6,1",
+    "ana,c1,7,2025-01-14,1,6,6,5.5,",
+    "ana,c1,8,2025-01-16,0,,,,",
+    "bo,c2,1,2025-01-02,1,8,8.5,9,",
+]
+
+
+def write(tmp_path, lines, name="in.csv"):
+    path = tmp_path / name
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def replay(tmp_path, lines, *options):
+    source = write(tmp_path, lines)
+    target = tmp_path / "flags.csv"
+    out = io.StringIO()
+    call_command("replay", str(source), "--output", str(target), *options, stdout=out)
+    with target.open(newline="", encoding="utf-8") as stream:
+        return list(csv.DictReader(stream)), out.getvalue()
+
+
+def test_it_writes_one_row_per_finding(tmp_path):
+    rows, out = replay(tmp_path, GOOD)
+    assert rows, "the sharp drop must be flagged"
+    assert list(rows[0]) == list(OUTPUT_COLUMNS)
+    signals = {(r["client_id"], r["session_number"], r["signal"], r["severity"]) for r in rows}
+    assert ("ana", "6", "reliable_drop", "warning") in signals
+    assert ("ana", "6", "rupture", "alert") in signals
+    assert ("ana", "8", "no_show", "warning") in signals
+    assert not [r for r in rows if r["client_id"] == "bo"]
+    drop = next(r for r in rows if r["signal"] == "reliable_drop")
+    assert "fell from a usual 9.0 to 6.0" in drop["message"]
+    assert "2 cases, 2 participants" in out
+
+
+def test_rows_may_come_in_any_order(tmp_path):
+    ordered, _ = replay(tmp_path, GOOD)
+    shuffled, _ = replay(tmp_path, [GOOD[0], *reversed(GOOD[1:])])
+    key = lambda r: (r["client_id"], int(r["session_number"]), r["signal"])  # noqa: E731
+    assert sorted(ordered, key=key) == sorted(shuffled, key=key)
+
+
+def test_the_rupture_column_is_optional(tmp_path):
+    lines = [",".join(line.split(",")[:8]) for line in GOOD]
+    rows, _ = replay(tmp_path, lines)
+    assert "rupture" not in {r["signal"] for r in rows}
+    assert "reliable_drop" in {r["signal"] for r in rows}
+
+
+def test_the_cutoff_option_reaches_the_engine(tmp_path):
+    default, _ = replay(tmp_path, GOOD)
+    strict, _ = replay(tmp_path, GOOD, "--cutoff", "9.5")
+    assert not [r for r in default if r["client_id"] == "bo"]
+    assert [r["signal"] for r in strict if r["client_id"] == "bo"] == ["low_score"]
+    assert "cutoff of 9.5" in next(r for r in strict if r["client_id"] == "bo")["message"]
+
+
+def test_the_reliability_option_reaches_the_engine(tmp_path):
+    default, _ = replay(tmp_path, GOOD)
+    unreliable, _ = replay(tmp_path, GOOD, "--reliability", "0.1")
+    assert "reliable_drop" in {r["signal"] for r in default}
+    assert "reliable_drop" not in {r["signal"] for r in unreliable}
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "message"),
+    [
+        ("--reliability", "1.5", "outside"),
+        ("--reliability", "warmth=0.9", "unknown series"),
+        ("--spread", "abc", "not a number"),
+        ("--cutoff", "11", "--cutoff"),
+    ],
+)
+def test_bad_options_are_refused(tmp_path, option, value, message):
+    with pytest.raises(CommandError, match=message):
+        replay(tmp_path, GOOD, option, value)
+    assert not (tmp_path / "flags.csv").exists()
+
+
+def test_a_simulated_cohort_replays(tmp_path):
+    stream = io.StringIO()
+    write_replay_csv(simulate_cohort(60, 1), stream)
+    rows, out = replay(tmp_path, stream.getvalue().splitlines())
+    assert rows
+    assert {r["severity"] for r in rows} <= {"info", "warning", "alert"}
+    assert "participants" in out
+
+
+MALFORMED = [
+    ("missing column", [HEADER.replace(",bond", ""), "a,c,1,2025-01-01,1,9,9,"], "line 1: missing"),
+    ("bad number", [HEADER, "a,c,1,2025-01-01,1,9,nine,9,"], "line 2: tasks is not a number"),
+    ("not finite", [HEADER, "a,c,1,2025-01-01,1,9,nan,9,"], "line 2: tasks is not a number"),
+    ("out of range", [HEADER, "a,c,1,2025-01-01,1,9,9,11,"], "line 2: bond 11 is outside"),
+    ("negative", [HEADER, "a,c,1,2025-01-01,1,-1,9,9,"], "line 2: goals -1 is outside"),
+    ("bad date", [HEADER, "a,c,1,2025-02-30,1,9,9,9,"], "line 2: session_date"),
+    ("not a date", [HEADER, "a,c,1,01/02/2025,1,9,9,9,"], "line 2: session_date"),
+    ("attended yes", [HEADER, "a,c,1,2025-01-01,yes,9,9,9,"], "line 2: attended must be 0 or 1"),
+    (
+        "duplicate session",
+        [
+            HEADER,
+            "a,c,1,2025-01-01,1,9,9,9,",
+            "a,c,2,2025-01-08,1,9,9,9,",
+            "a,c,1,2025-01-15,0,,,,",
+        ],
+        "line 4: duplicate session 1 for client a",
+    ),
+    ("bad session", [HEADER, "a,c,one,2025-01-01,1,9,9,9,"], "line 2: session_number"),
+    ("zero session", [HEADER, "a,c,0,2025-01-01,1,9,9,9,"], "line 2: session_number"),
+    ("bad rupture", [HEADER, "a,c,1,2025-01-01,1,9,9,9,3"], "line 2: rupture must be"),
+    ("scores on a no-show", [HEADER, "a,c,1,2025-01-01,0,9,9,9,"], "line 2: scores"),
+    ("short row", [HEADER, "a,c,1,2025-01-01"], "line 2: expected 9 fields"),
+    ("empty client", [HEADER, ",c,1,2025-01-01,1,9,9,9,"], "line 2: client_id is empty"),
+    (
+        "client in two cases",
+        [HEADER, "a,c,1,2025-01-01,1,9,9,9,", "a,d,2,2025-01-08,1,9,9,9,"],
+        "line 3: client a is in case d",
+    ),
+    ("empty file", [], "line 1: the file is empty"),
+]
+
+
+@pytest.mark.parametrize(
+    ("lines", "message"), [m[1:] for m in MALFORMED], ids=[m[0] for m in MALFORMED]
+)
+def test_a_malformed_file_is_refused_with_its_line_and_no_output(tmp_path, lines, message):
+    target = tmp_path / "flags.csv"
+    source = tmp_path / "in.csv"
+    source.write_text("\n".join(lines) + ("\n" if lines else ""), encoding="utf-8")
+    with pytest.raises(CommandError) as raised:
+        call_command("replay", str(source), "--output", str(target), stdout=io.StringIO())
+    assert str(raised.value).startswith(message)
+    assert not target.exists()
+    assert list(tmp_path.iterdir()) == [source]  # no temporary file left behind either
+
+
+def test_a_missing_input_file_is_a_command_error(tmp_path):
+    with pytest.raises(CommandError, match="cannot read"):
+        call_command("replay", str(tmp_path / "nope.csv"), "--output", str(tmp_path / "o.csv"))
+
+
+def test_the_parser_reports_lines_of_multiline_records():
+    text = HEADER + '\n"a\nb",c,1,2025-01-01,1,9,9,9,\na,c,x,2025-01-01,1,9,9,9,\n'
+    with pytest.raises(ReplayError) as raised:
+        read_replay(io.StringIO(text), EngineSettings())
+    assert raised.value.line == 4
