@@ -24,3 +24,21 @@ class ServiceUnavailableMiddleware:
             response["Cache-Control"] = "no-store"
             return response
         return None
+
+
+class NoStoreForSignedInMiddleware:
+    """Pages shown to a signed-in user are never kept in the browser's cache.
+
+    A therapist hands the tablet to a client ("complete now") and is signed out of it; without
+    no-store, the Back button would bring the caseload and case pages back from the cache.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        signed_in = getattr(request, "user", None) is not None and request.user.is_authenticated
+        response = self.get_response(request)
+        if signed_in and not response.has_header("Cache-Control"):
+            response["Cache-Control"] = "no-store"
+        return response

@@ -149,6 +149,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "alliance_site.middleware.ServiceUnavailableMiddleware",
+    "alliance_site.middleware.NoStoreForSignedInMiddleware",
 ]
 
 ROOT_URLCONF = "alliance_site.urls"
@@ -268,6 +269,16 @@ if REDIS_URL:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+# Survey submissions per link and per client address in a window (measures/ratelimit.py). The
+# address limit is generous: a clinic's shared Wi-Fi puts many clients behind one address.
+SURVEY_RATE_LIMIT = {
+    "per_link": env_int("SURVEY_RATE_LIMIT_PER_LINK", 20),
+    "per_address": env_int("SURVEY_RATE_LIMIT_PER_ADDRESS", 300),
+    "window_seconds": 600,
+}
+# How many reverse proxies in front of the app append to X-Forwarded-For (0: use REMOTE_ADDR).
+NUM_PROXIES = env_int("NUM_PROXIES", 0)
 
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = True

@@ -24,7 +24,11 @@ TOKEN_BYTES = 24  # 192 bits of randomness, URL-safe
 
 
 class SurveyClosed(Exception):
-    """The invitation was already completed (or completed concurrently)."""
+    """The invitation can no longer be answered: completed (perhaps concurrently) or expired."""
+
+    def __init__(self, reason="completed"):
+        super().__init__(reason)
+        self.reason = reason
 
 
 # Instruments -----------------------------------------------------------------------------
@@ -106,8 +110,43 @@ def do_create_invitations(session, *, channel=SurveyInvitation.Channel.EMAIL, no
         if channel == SurveyInvitation.Channel.EMAIL and participant.email:
             from .tasks import send_invitation
 
-            transaction.on_commit(lambda pk=invitation.pk: send_invitation.delay(pk))
+            # A down broker must not fail the therapist's request: send_due_reminders catches up.
+            transaction.on_commit(lambda pk=invitation.pk: enqueue_safely(send_invitation, pk))
     return created
+
+
+def do_ensure_room_invitation(session, participant, *, acting_user, now=None):
+    """The open invitation of a participant for an attended session, for the tablet or a QR code.
+
+    Creates it (channel tablet, no email) when the participant has none, e.g. someone added to
+    the case after the session was marked attended. Raises SurveyClosed("not_attended") for a
+    session that did not take place, SurveyClosed("completed") or SurveyClosed("expired") when
+    the check can no longer be answered. `acting_user` is the case's therapist (checked by the view).
+    """
+    now = now or timezone.now()
+    if session.status != TherapySession.Status.ATTENDED:
+        raise SurveyClosed("not_attended")
+    if participant.case_id != session.case_id:
+        raise ValueError("the participant is not in this session's case")
+    try:
+        with transaction.atomic():
+            invitation, _ = SurveyInvitation.objects.get_or_create(
+                session=session,
+                participant=participant,
+                defaults={
+                    "channel": SurveyInvitation.Channel.TABLET,
+                    "created_at": now,
+                    "expires_at": now + timedelta(days=session.case.clinic.invitation_expiry_days),
+                },
+            )
+    except IntegrityError:
+        # Created concurrently (the sweep, a double click): use that one.
+        invitation = SurveyInvitation.objects.get(session=session, participant=participant)
+    if invitation.is_completed:
+        raise SurveyClosed("completed")
+    if invitation.is_expired(now):
+        raise SurveyClosed("expired")
+    return invitation
 
 
 def do_issue_token(invitation, purpose):
@@ -167,20 +206,22 @@ def do_mark_opened(invitation, *, now=None):
 def do_submit_response(invitation, values, *, items, note="", now=None):
     """Store a participant's answers, their scores and the invitation's completion, atomically.
 
-    `values` maps item code → validated value. Raises SurveyClosed when the invitation is
-    already completed, including by a concurrent submission; then nothing is written.
-    Re-evaluation of the case is queued on commit.
+    `values` maps item code → validated value. Raises SurveyClosed("completed") when the
+    invitation is already completed, including by a concurrent submission; then nothing is written.
+    Raises SurveyClosed("expired") past the invitation's expiry. Re-evaluation of the case is
+    queued on commit.
     """
     now = now or timezone.now()
     scores = compute_scores(items, values)
     try:
         with transaction.atomic():
-            # Claim the invitation: of concurrent submissions exactly one updates the row.
-            claimed = SurveyInvitation.objects.filter(pk=invitation.pk, completed_at__isnull=True).update(
-                completed_at=now
-            )
+            # Claim the invitation: of concurrent submissions exactly one updates the row (the
+            # others wait on its row lock, then find completed_at set and update nothing).
+            claimed = SurveyInvitation.objects.filter(
+                pk=invitation.pk, completed_at__isnull=True, expires_at__gt=now
+            ).update(completed_at=now)
             if not claimed:
-                raise SurveyClosed()
+                raise SurveyClosed("expired" if invitation.is_expired(now) else "completed")
             response = Response.objects.create(
                 invitation=invitation,
                 session_id=invitation.session_id,

@@ -4,7 +4,7 @@ from django.conf import settings
 from django.core.mail import send_mail
 from django.template.loader import render_to_string
 from django.urls import reverse
-from django.utils import translation
+from django.utils import timezone, translation
 
 from .actions import do_issue_token
 from .models import InvitationToken
@@ -15,18 +15,23 @@ def survey_url(token):
 
 
 def send_invitation_email(invitation, *, reminder):
-    """Issue a fresh link and email it in the participant's language."""
+    """Issue a fresh link and email it in the participant's language and the clinic's time zone.
+
+    Each email carries its own token (only its hash is stored), so the link of the first email
+    and of the reminder both work until the check is answered or expires.
+    """
     participant = invitation.participant
+    clinic = invitation.session.case.clinic
     purpose = InvitationToken.Purpose.REMINDER if reminder else InvitationToken.Purpose.EMAIL
     token = do_issue_token(invitation, purpose)
     context = {
         "participant": participant,
-        "clinic": invitation.session.case.clinic,
+        "clinic": clinic,
         "url": survey_url(token),
         "expires_at": invitation.expires_at,
         "reminder": reminder,
     }
-    with translation.override(participant.language):
+    with translation.override(participant.language), timezone.override(clinic.time_zone):
         subject = render_to_string("measures/email/invitation_subject.txt", context).strip()
         body = render_to_string("measures/email/invitation_body.txt", context)
     send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, [participant.email])

@@ -8,6 +8,7 @@ import logging
 from datetime import timedelta
 
 from celery import shared_task
+from django.db import transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
@@ -40,6 +41,51 @@ def send_invitation(invitation_id):
         return
     invitation = SurveyInvitation.objects.select_related("participant", "session__case__clinic").get(pk=invitation_id)
     notifications.send_invitation_email(invitation, reminder=False)
+
+
+@shared_task
+def send_due_reminders():
+    """Every 30 minutes: emails that are due and not yet sent, each at most once.
+
+    1. first emails that never went out (the broker was down when the session was recorded);
+    2. one reminder per emailed invitation still unanswered `clinic.reminder_after_days` after
+       it was created, while it has not expired.
+    Each reminder is claimed by a conditional update of reminded_at in the same transaction as
+    its email, so two beat runs never send it twice and a failed send is retried next run.
+    """
+    now = timezone.now()
+    open_invitations = SurveyInvitation.objects.filter(
+        completed_at__isnull=True, expires_at__gt=now, participant__is_active=True
+    ).exclude(participant__email="")
+    unsent = open_invitations.filter(channel=SurveyInvitation.Channel.EMAIL, sent_at__isnull=True)
+    for invitation_id in unsent.values_list("pk", flat=True):
+        send_invitation(invitation_id)
+    reminded = 0
+    for clinic in Clinic.objects.only("pk", "reminder_after_days"):
+        due = open_invitations.filter(
+            session__case__clinic=clinic,
+            sent_at__isnull=False,
+            reminded_at__isnull=True,
+            created_at__lte=now - timedelta(days=clinic.reminder_after_days),
+        )
+        for invitation_id in due.values_list("pk", flat=True):
+            reminded += _send_reminder(invitation_id, now)
+    logger.info("reminders: %d sent", reminded)
+    return reminded
+
+
+def _send_reminder(invitation_id, now):
+    with transaction.atomic():
+        claimed = SurveyInvitation.objects.filter(
+            pk=invitation_id, reminded_at__isnull=True, completed_at__isnull=True, expires_at__gt=now
+        ).update(reminded_at=now)
+        if not claimed:
+            return 0
+        invitation = SurveyInvitation.objects.select_related("participant", "session__case__clinic").get(
+            pk=invitation_id
+        )
+        notifications.send_invitation_email(invitation, reminder=True)
+    return 1
 
 
 @shared_task

@@ -1,10 +1,44 @@
-from django.shortcuts import redirect, render
+"""The client's survey pages, and the therapist's two ways of handing a check over in the room.
+
+Survey pages are reached by a bearer link (/s/<token>/): they are never cached, never send a
+Referer, and they show nothing but the survey. A GET never uses a link up (mail scanners
+prefetch links); the POST that stores the answers completes it, once.
+
+Tablet hand-over ("complete now"), the design in one paragraph: the therapist presses
+"complete now" for one participant on the case page. That POST signs the therapist out of
+this browser (their session is flushed, so nothing of theirs stays reachable) and leaves the
+browser in a "room" state: a fresh anonymous session holding only the ids of the session's
+still-open invitations, that participant first, then the others in order, for two hours.
+The tablet opens the first person's survey. After each submission the thank-you page says
+"please pass the tablet to <first name>" with one button that opens only that next person's
+survey (a fresh link issued at that moment; raw tokens are never stored). When everyone has
+answered, or someone presses "finished", the room ends and the tablet shows the sign-in page:
+getting back to any therapist page needs the therapist's password. Staff pages are sent with
+Cache-Control: no-store (alliance_site.middleware), so Back cannot bring them from the cache,
+and an answered survey's link shows only "already answered", never the answers.
+"""
+
+import logging
+from functools import wraps
+
+import segno
+from django.contrib.auth import logout
+from django.contrib.auth.views import redirect_to_login
+from django.db import InterfaceError, OperationalError
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone, translation
+from django.utils.safestring import mark_safe
 from django.views.decorators.csrf import csrf_protect
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from accounts.access import therapist_required
+from sessions_app.access import get_session_for_user
 
 from .actions import (
     SurveyClosed,
+    do_ensure_room_invitation,
+    do_issue_token,
     do_mark_opened,
     do_submit_response,
     get_clinic_instrument,
@@ -12,6 +46,16 @@ from .actions import (
     lookup_invitation,
 )
 from .forms import SurveyForm
+from .models import InvitationToken, SurveyInvitation
+from .notifications import survey_url
+from .ratelimit import is_submission_limited
+
+logger = logging.getLogger(__name__)
+
+LANGUAGES = ("en", "es")
+ROOM_KEY = "survey_room"
+LANGUAGE_COOKIE = "survey_lang"
+ROOM_SECONDS = 2 * 60 * 60  # a forgotten tablet stops offering surveys after two hours
 
 
 def _private(response):
@@ -21,45 +65,178 @@ def _private(response):
     return response
 
 
-def _closed(request, reason, status, clinic=None):
-    return _private(render(request, "measures/survey_closed.html", {"reason": reason, "clinic": clinic}, status=status))
+def _requested_language(request, participant=None):
+    """?lang= or the form's lang; then the participant's own; then the last survey's (the
+    thank-you page), then the browser's (LocaleMiddleware)."""
+    for candidate in (
+        request.GET.get("lang"),
+        request.POST.get("lang"),
+        participant.language if participant else None,
+        request.COOKIES.get(LANGUAGE_COOKIE),
+    ):
+        if candidate in LANGUAGES:
+            return candidate
+    return translation.get_language() if translation.get_language() in LANGUAGES else "en"
 
 
-def _language(request, participant):
-    requested = request.GET.get("lang") or request.POST.get("lang")
-    return requested if requested in {"en", "es"} else participant.language
+def _page(request, template, context, *, status=200, language):
+    with translation.override(language):
+        return _private(render(request, template, {**context, "language": language}, status=status))
+
+
+def _closed(request, reason, status, *, clinic=None, language):
+    return _page(request, "measures/survey_closed.html", {"reason": reason, "clinic": clinic}, status=status,
+                 language=language)
+
+
+def _answers_client_on_outage(view):
+    """A database outage gives the client a "please try again" page in their language, never a thank-you."""
+
+    @wraps(view)
+    def wrapper(request, *args, **kwargs):
+        try:
+            return view(request, *args, **kwargs)
+        except (OperationalError, InterfaceError) as exc:
+            logger.error("survey page: database unavailable (%s)", type(exc).__name__)
+            response = _page(request, "measures/survey_unavailable.html", {}, status=503,
+                             language=_requested_language(request))
+            response["Retry-After"] = "60"
+            return response
+
+    return wrapper
 
 
 @require_http_methods(["GET", "POST"])
 @csrf_protect
+@_answers_client_on_outage
 def survey(request, token):
+    if request.method == "POST" and is_submission_limited(request, token):
+        return _page(request, "measures/survey_limited.html", {}, status=429, language=_requested_language(request))
     invitation = lookup_invitation(token)
     if invitation is None:
-        return _closed(request, "unknown", 404)
+        return _closed(request, "unknown", 404, language=_requested_language(request))
     clinic = invitation.session.case.clinic
-    if invitation.is_completed:
-        return _closed(request, "completed", 410, clinic)
-    if invitation.is_expired():
-        return _closed(request, "expired", 410, clinic)
-    language = _language(request, invitation.participant)
+    language = _requested_language(request, invitation.participant)
+    if invitation.is_completed or invitation.is_expired():
+        return _closed(request, "completed" if invitation.is_completed else "expired", 410, clinic=clinic,
+                       language=language)
     with translation.override(language):
         items = items_for_case(get_clinic_instrument(clinic), invitation.session.case)
-        form = SurveyForm(request.POST or None, items=items, language=language)
-        status = 200
-        if request.method == "POST":
-            if form.is_valid():
-                try:
-                    do_submit_response(invitation, form.values(), items=items, note=form.cleaned_data.get("note") or "")
-                except SurveyClosed:
-                    return _closed(request, "completed", 409, clinic)
-                return _private(redirect("measures:survey_done"))
-            status = 400 if form.is_forged else 200
-        else:
-            do_mark_opened(invitation, now=timezone.now())
-        context = {"form": form, "invitation": invitation, "clinic": clinic, "language": language, "token": token}
-        return _private(render(request, "measures/survey.html", context, status=status))
+        form = SurveyForm(request.POST if request.method == "POST" else None, items=items, language=language)
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            try:
+                do_submit_response(invitation, form.values(), items=items, note=form.cleaned_data.get("note") or "")
+            except SurveyClosed as closed:
+                return _closed(request, closed.reason, 409 if closed.reason == "completed" else 410, clinic=clinic,
+                               language=language)
+            done = _private(redirect("measures:survey_done"))
+            # The thank-you stays in the client's language: a short-lived cookie for /s/ pages only.
+            done.set_cookie(LANGUAGE_COOKIE, language, max_age=600, path="/s/", httponly=True, samesite="Lax",
+                            secure=request.is_secure())
+            return done
+        status = 400 if form.is_forged else 200
+    else:
+        do_mark_opened(invitation, now=timezone.now())
+    context = {"form": form, "invitation": invitation, "clinic": clinic, "case": invitation.session.case}
+    return _page(request, "measures/survey.html", context, status=status, language=language)
 
 
 @require_GET
+@_answers_client_on_outage
 def survey_done(request):
-    return _private(render(request, "measures/survey_done.html"))
+    """The neutral thank-you; on a tablet in the room it also offers the next person's survey only."""
+    room = request.session.get(ROOM_KEY)
+    context = {"in_room": room is not None, "next_invitation": _next_in_room(room) if room else None}
+    return _page(request, "measures/survey_done.html", context, language=_requested_language(request))
+
+
+@require_POST
+@therapist_required
+def complete_now(request, session_id, participant_id):
+    """Hand the tablet over: sign the therapist out and open this participant's survey."""
+    session = get_session_for_user(request.user, session_id, write=True)
+    participant = get_object_or_404(session.case.participants.filter(is_active=True), pk=participant_id)
+    try:
+        first = do_ensure_room_invitation(session, participant, acting_user=request.user)
+    except SurveyClosed as closed:
+        return _handover_refused(request, session, participant, closed.reason)
+    queue = [first.pk]
+    for other in session.case.participants.filter(is_active=True).exclude(pk=participant.pk):
+        try:
+            queue.append(do_ensure_room_invitation(session, other, acting_user=request.user).pk)
+        except SurveyClosed:
+            continue  # already answered or expired: not asked again
+    case_id = session.case_id
+    logout(request)  # flushes the therapist's session: nothing of theirs is reachable from here on
+    request.session[ROOM_KEY] = {"queue": queue, "case": case_id}
+    request.session.set_expiry(ROOM_SECONDS)
+    return _open_next_in_room(request)
+
+
+@require_POST
+def room_next(request):
+    """The next person in the room opens their own survey (only theirs: the head of the queue)."""
+    if ROOM_KEY not in request.session:
+        return redirect_to_login(reverse("accounts:home"))
+    return _open_next_in_room(request)
+
+
+@require_POST
+def room_end(request):
+    """Leave the room state: the tablet shows the sign-in page, the therapist's password is needed."""
+    return _end_room(request)
+
+
+@require_GET
+@therapist_required
+def participant_qr(request, session_id, participant_id):
+    """A QR code of a fresh link, drawn here as inline SVG, for the participant's own phone."""
+    session = get_session_for_user(request.user, session_id, write=True)
+    participant = get_object_or_404(session.case.participants.filter(is_active=True), pk=participant_id)
+    try:
+        invitation = do_ensure_room_invitation(session, participant, acting_user=request.user)
+    except SurveyClosed as closed:
+        return _handover_refused(request, session, participant, closed.reason)
+    token = do_issue_token(invitation, InvitationToken.Purpose.QR)
+    # segno draws the code from the URL alone (no user text goes into the SVG), so it is safe markup.
+    svg = mark_safe(segno.make(survey_url(token), error="m").svg_inline(scale=6, border=4))
+    context = {"session": session, "participant": participant, "invitation": invitation, "qr_svg": svg}
+    return _private(render(request, "measures/participant_qr.html", context))
+
+
+def _handover_refused(request, session, participant, reason):
+    context = {"session": session, "participant": participant, "reason": reason}
+    return render(request, "measures/handover_refused.html", context, status=409)
+
+
+def _end_room(request):
+    room = request.session.get(ROOM_KEY) or {}
+    request.session.flush()
+    target = reverse("dashboard:case", args=[room["case"]]) if "case" in room else reverse("accounts:home")
+    return _private(redirect_to_login(target))
+
+
+def _next_in_room(room):
+    """The first still-open invitation of the room's queue, with its participant, or None."""
+    queue = room.get("queue", [])
+    open_ones = {
+        invitation.pk: invitation
+        for invitation in SurveyInvitation.objects.filter(
+            pk__in=queue, completed_at__isnull=True, expires_at__gt=timezone.now()
+        ).select_related("participant")
+    }
+    return next((open_ones[pk] for pk in queue if pk in open_ones), None)
+
+
+def _open_next_in_room(request):
+    room = request.session[ROOM_KEY]
+    invitation = _next_in_room(room)
+    if invitation is None:
+        return _end_room(request)
+    # Later presses can only reach people after this one: the queue only ever shrinks.
+    room["queue"] = room["queue"][room["queue"].index(invitation.pk) + 1 :]
+    request.session[ROOM_KEY] = room
+    token = do_issue_token(invitation, InvitationToken.Purpose.TABLET)
+    return _private(redirect("measures:survey", token=token))

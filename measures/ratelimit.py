@@ -1,0 +1,56 @@
+"""Fixed-window rate limits for survey submissions, counted in the shared cache.
+
+A link token is an unguessable 192-bit secret, so the limits do not guard against guessing:
+they stop a script (or a stuck client) from hammering the write path of one link or from one
+address. The address limit is generous because a clinic's shared Wi-Fi puts several clients,
+and a family on one tablet, behind a single address. Counters live in the default cache: in
+process memory on the embedded default, in Redis when REDIS_URL is set, so every web process
+shares them.
+"""
+
+import time
+
+from django.conf import settings
+from django.core.cache import cache
+
+from .models import hash_token
+
+
+def client_address(request):
+    """The client's IP address; behind NUM_PROXIES trusted proxies, taken from X-Forwarded-For."""
+    proxies = getattr(settings, "NUM_PROXIES", 0)
+    if proxies:
+        forwarded = [part.strip() for part in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if part.strip()]
+        # Each trusted proxy appends the address it saw; anything further left is client-supplied.
+        if len(forwarded) >= proxies:
+            return forwarded[-proxies]
+    return request.META.get("REMOTE_ADDR", "")
+
+
+def _hit(scope, key, limit, window):
+    """Count one hit; True when this hit is over the limit for the current window."""
+    bucket = int(time.time() // window)
+    cache_key = f"ratelimit:{scope}:{key}:{bucket}"
+    cache.add(cache_key, 0, timeout=window + 5)
+    try:
+        count = cache.incr(cache_key)
+    except ValueError:  # evicted between add and incr: start over
+        cache.set(cache_key, 1, timeout=window + 5)
+        count = 1
+    return count > limit
+
+
+def is_submission_limited(request, token):
+    """Count a survey POST against its link and its address; True when either is over its limit.
+
+    The link is keyed by the token's hash (the cache never holds a usable token); both counters
+    are always incremented, so a flood from one address cannot hide behind many links.
+    """
+    link_limit, address_limit, window = (
+        settings.SURVEY_RATE_LIMIT["per_link"],
+        settings.SURVEY_RATE_LIMIT["per_address"],
+        settings.SURVEY_RATE_LIMIT["window_seconds"],
+    )
+    over_link = _hit("link", hash_token(token)[:32], link_limit, window)
+    over_address = _hit("address", client_address(request), address_limit, window)
+    return over_link or over_address
