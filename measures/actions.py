@@ -12,10 +12,20 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from sessions_app.actions import do_set_session_status
-from sessions_app.models import TherapySession
+from sessions_app.models import Case, TherapySession
 
 from .definitions import DefinitionError, bundled_definitions, read_definition
-from .models import Answer, Instrument, InvitationToken, Item, Response, SurveyInvitation, hash_token
+from .models import (
+    Answer,
+    Instrument,
+    InvitationToken,
+    Item,
+    Response,
+    Signal,
+    SignalAction,
+    SurveyInvitation,
+    hash_token,
+)
 from .scoring import compute_scores
 
 logger = logging.getLogger(__name__)
@@ -262,3 +272,120 @@ def _stored_value(item, value):
     if item.kind == Item.Kind.YES_NO:
         return None if value is None else int(bool(value))
     return None
+
+
+# Checks sent from the case page ------------------------------------------------------------
+
+# A second "send check" within this time re-sends nothing: a double click is not a second email.
+RESEND_AFTER = timedelta(minutes=10)
+
+
+def do_send_checks(session, *, acting_user, now=None):
+    """Send the post-session checks of an attended session from the case page.
+
+    Creates the missing invitations (emailed on commit, as when the session was marked attended)
+    and re-sends by email the open ones not answered yet whose last email is older than
+    RESEND_AFTER. Returns (created, resent) counts. `acting_user` is the case's therapist
+    (checked by the view); the session must be attended (ValueError otherwise).
+    """
+    now = now or timezone.now()
+    if session.status != TherapySession.Status.ATTENDED:
+        raise ValueError("checks are sent for attended sessions only")
+    from .tasks import send_invitation
+
+    with transaction.atomic():
+        created = do_create_invitations(session, now=now)
+        # Claim the re-sends: clearing sent_at lets send_invitation's own claim send once more.
+        due = list(
+            SurveyInvitation.objects.filter(
+                session=session, completed_at__isnull=True, expires_at__gt=now, participant__is_active=True
+            )
+            .exclude(participant__email="")
+            .exclude(pk__in=[invitation.pk for invitation in created])
+            .exclude(sent_at__gte=now - RESEND_AFTER)
+            .values_list("pk", flat=True)
+        )
+        resent = SurveyInvitation.objects.filter(pk__in=due).update(sent_at=None)
+        for pk in due:
+            transaction.on_commit(lambda pk=pk: enqueue_safely(send_invitation, pk))
+    return len(created), resent
+
+
+# Flags (signals) handled by the therapist -------------------------------------------------
+
+
+def do_mark_case_flags_seen(case, *, acting_user, now=None):
+    """The case's therapist opened the case page: its open flags are no longer "new".
+
+    Only the therapist's own look counts (a clinic admin reading the case changes nothing).
+    Returns the number of flags marked; the conditional update makes a reload a no-op.
+    """
+    if case.therapist_id != acting_user.pk:
+        return 0
+    return Signal.objects.filter(case=case, status__in=Signal.OPEN_STATUSES, seen_at__isnull=True).update(
+        seen_at=now or timezone.now()
+    )
+
+
+def _lock_case(case_id):
+    # The reconciler (measures.evaluation) holds this row lock while it rewrites a case's flags;
+    # taking it here keeps a therapist's change and an evaluation from interleaving.
+    Case.objects.select_for_update().filter(pk=case_id).values_list("pk", flat=True).first()
+
+
+def do_acknowledge_signal(signal, *, acting_user, now=None):
+    """Mark an open flag acknowledged ("I have seen it and will address it"). Returns True if it changed.
+
+    Only an OPEN flag changes; acknowledging twice (a double click), or a resolved or cleared
+    flag, is a no-op that writes nothing. Appends an ACKNOWLEDGED SignalAction.
+    """
+    now = now or timezone.now()
+    with transaction.atomic():
+        _lock_case(signal.case_id)
+        changed = Signal.objects.filter(pk=signal.pk, status=Signal.Status.OPEN).update(
+            status=Signal.Status.ACKNOWLEDGED, updated_at=now
+        )
+        if changed:
+            SignalAction.objects.create(
+                signal_id=signal.pk,
+                actor=acting_user,
+                action=SignalAction.Action.ACKNOWLEDGED,
+                severity=signal.severity,
+                created_at=now,
+            )
+    if changed:
+        signal.status = Signal.Status.ACKNOWLEDGED
+        signal.updated_at = now
+    return bool(changed)
+
+
+def do_resolve_signal(signal, *, repair, note, acting_user, now=None):
+    """Close an open or acknowledged flag with what was done about it. Returns True if it changed.
+
+    `repair` is a SignalAction.Repair value, `note` a short free text (may be empty). The flag
+    keeps holds=True: while the engine still finds the condition, the reconciler reopens it
+    only on a more severe finding, not on every re-evaluation. A second submission (double
+    click) or a flag already closed is a no-op. Appends a RESOLVED SignalAction.
+    """
+    if repair not in SignalAction.Repair.values:
+        raise ValueError(f"unknown repair {repair!r}")
+    now = now or timezone.now()
+    with transaction.atomic():
+        _lock_case(signal.case_id)
+        changed = Signal.objects.filter(pk=signal.pk, status__in=Signal.OPEN_STATUSES).update(
+            status=Signal.Status.RESOLVED, closed_at=now, updated_at=now
+        )
+        if changed:
+            SignalAction.objects.create(
+                signal_id=signal.pk,
+                actor=acting_user,
+                action=SignalAction.Action.RESOLVED,
+                severity=signal.severity,
+                repair=repair,
+                note=note.strip(),
+                created_at=now,
+            )
+    if changed:
+        signal.status = Signal.Status.RESOLVED
+        signal.closed_at = signal.updated_at = now
+    return bool(changed)
