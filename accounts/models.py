@@ -85,6 +85,8 @@ class User(AbstractBaseUser, PermissionsMixin):
     role = models.CharField(max_length=20, choices=Role.choices, default=Role.THERAPIST)
     clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, null=True, blank=True, related_name="users")
     digest = models.CharField(max_length=10, choices=Digest.choices, default=Digest.DAILY)
+    # The day the last digest went out (UTC): the digest task claims a day with a conditional update.
+    last_digest_on = models.DateField(null=True, blank=True)
     is_active = models.BooleanField(default=True)
     is_staff = models.BooleanField(default=False)
     date_joined = models.DateTimeField(default=timezone.now)

@@ -1,9 +1,41 @@
 from django import forms
 
-from sessions_app.models import TherapySession
+from accounts.models import User
+from measures.models import SignalAction
+from sessions_app.models import Case, TherapySession
 
 
 class SessionStatusForm(forms.Form):
     status = forms.ChoiceField(
         choices=[(s.value, s.label) for s in TherapySession.Status if s != TherapySession.Status.SCHEDULED]
     )
+
+
+class CaseloadFilterForm(forms.Form):
+    flagged = forms.BooleanField(required=False, label="Flagged only")
+    kind = forms.ChoiceField(required=False, choices=[("", "Any kind"), *Case.Kind.choices], label="Kind")
+    q = forms.CharField(required=False, max_length=80, label="Search by name")
+
+    def clean_q(self):
+        return self.cleaned_data["q"].strip()
+
+
+class ResolveSignalForm(forms.Form):
+    repair = forms.ChoiceField(choices=SignalAction.Repair.choices, label="What was done")
+    note = forms.CharField(
+        required=False, max_length=500, widget=forms.Textarea(attrs={"rows": 2}), label="Short note (optional)"
+    )
+
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("repair") == SignalAction.Repair.OTHER and not (cleaned.get("note") or "").strip():
+            self.add_error("note", "Say briefly what was done.")
+        return cleaned
+
+
+class DigestPreferenceForm(forms.ModelForm):
+    class Meta:
+        model = User
+        fields = ["digest"]
+        widgets = {"digest": forms.RadioSelect}
+        labels = {"digest": "Email me a summary of open flags and unanswered checks"}

@@ -1,48 +1,54 @@
 from django.contrib import messages
-from django.db.models import Count, F, Prefetch, Q
 from django.http import HttpResponseBadRequest
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_GET, require_POST
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts.access import therapist_required
-from measures.actions import do_record_session
-from measures.models import Response
+from measures.access import get_signal_for_user
+from measures.actions import (
+    do_acknowledge_signal,
+    do_mark_case_flags_seen,
+    do_record_session,
+    do_resolve_signal,
+    do_send_checks,
+)
+from measures.models import SignalAction
 from sessions_app.access import get_case_for_user, get_session_for_user
-from sessions_app.models import Case, Participant, TherapySession
+from sessions_app.models import Case, TherapySession
 
-from .forms import SessionStatusForm
+from .forms import CaseloadFilterForm, DigestPreferenceForm, ResolveSignalForm, SessionStatusForm
+from .pages import load_case_page, load_caseload
 
 
 @require_GET
 @therapist_required
 def caseload(request):
-    cases = list(
-        Case.objects.for_user(request.user)
-        .active()
-        .filter(therapist=request.user)
-        .select_related("evaluation")
-        .prefetch_related(Prefetch("participants", queryset=Participant.objects.filter(is_active=True)))
-        .annotate(session_count=Count("sessions", filter=Q(sessions__status=TherapySession.Status.ATTENDED)))
-        .order_by(F("evaluation__risk_score").desc(nulls_last=True), "reference")
+    form = CaseloadFilterForm(request.GET or None)
+    filters = form.cleaned_data if form.is_valid() else {}
+    rows = load_caseload(
+        request.user,
+        flagged=filters.get("flagged", False),
+        kind=filters.get("kind", ""),
+        search=filters.get("q", ""),
     )
-    return render(request, "dashboard/caseload.html", {"cases": cases})
+    context = {"rows": rows, "filter_form": form, "filtered": any(filters.values())}
+    return render(request, "dashboard/caseload.html", context)
 
 
 @require_GET
 @therapist_required
 def case_detail(request, case_id):
-    case = get_case_for_user(request.user, case_id)
-    sessions = list(
-        case.sessions.order_by("-scheduled_start").prefetch_related(
-            Prefetch("responses", queryset=Response.objects.select_related("participant"))
-        )
-    )
-    participants = list(case.participants.all())
-    return render(
-        request,
-        "dashboard/case.html",
-        {"case": case, "sessions": sessions, "participants": participants, "status_form": SessionStatusForm()},
-    )
+    case = get_case_for_user(request.user, case_id, queryset=Case.objects.select_related("evaluation"))
+    do_mark_case_flags_seen(case, acting_user=request.user)
+    context = {
+        "case": case,
+        "can_write": case.therapist_id == request.user.pk,
+        "status_choices": SessionStatusForm.base_fields["status"].choices,
+        "repair_form": ResolveSignalForm(),
+        **load_case_page(case),
+    }
+    return render(request, "dashboard/case.html", context)
 
 
 @require_POST
@@ -54,4 +60,59 @@ def record_session(request, session_id):
         return HttpResponseBadRequest("Unknown session status")
     if do_record_session(session, form.cleaned_data["status"], acting_user=request.user):
         messages.success(request, f"Session marked {session.get_status_display().lower()}.")
-    return redirect("dashboard:case", case_id=session.case_id)
+    return redirect(_sessions_anchor(session.case_id))
+
+
+@require_POST
+@therapist_required
+def send_checks(request, session_id):
+    session = get_session_for_user(request.user, session_id, write=True)
+    if session.status != TherapySession.Status.ATTENDED:
+        messages.error(request, "Checks are sent for attended sessions only: mark the session attended first.")
+        return redirect(_sessions_anchor(session.case_id))
+    created, resent = do_send_checks(session, acting_user=request.user)
+    if created or resent:
+        messages.success(request, f"Check sent: {created} new, {resent} sent again.")
+    else:
+        messages.info(request, "Nothing to send: every check is answered, expired, or was emailed minutes ago.")
+    return redirect(_sessions_anchor(session.case_id))
+
+
+@require_POST
+@therapist_required
+def acknowledge_signal(request, signal_id):
+    signal = get_signal_for_user(request.user, signal_id, write=True)
+    if do_acknowledge_signal(signal, acting_user=request.user):
+        messages.success(request, f"Flag acknowledged: {signal.get_kind_display().lower()}.")
+    return redirect(reverse("dashboard:case", args=[signal.case_id]) + f"#flag-{signal.pk}")
+
+
+@require_POST
+@therapist_required
+def resolve_signal(request, signal_id):
+    signal = get_signal_for_user(request.user, signal_id, write=True)
+    form = ResolveSignalForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "To resolve a flag, choose what was done (and, for “other”, say what).")
+        return redirect(reverse("dashboard:case", args=[signal.case_id]) + f"#flag-{signal.pk}")
+    data = form.cleaned_data
+    if do_resolve_signal(signal, repair=data["repair"], note=data["note"], acting_user=request.user):
+        repair = SignalAction.Repair(data["repair"]).label.lower()
+        messages.success(request, f"Flag resolved ({repair}). It stays in the case's history.")
+    return redirect(reverse("dashboard:case", args=[signal.case_id]) + "#history")
+
+
+@require_http_methods(["GET", "POST"])
+@therapist_required
+def notification_settings(request):
+    form = DigestPreferenceForm(request.POST or None, instance=request.user)
+    if request.method == "POST" and form.is_valid():
+        # Only this column: a full save could undo the digest task's concurrent claim (last_digest_on).
+        form.save(commit=False).save(update_fields=["digest"])
+        messages.success(request, f"Digest: {request.user.get_digest_display().lower()}.")
+        return redirect("dashboard:notification_settings")
+    return render(request, "dashboard/notification_settings.html", {"form": form})
+
+
+def _sessions_anchor(case_id):
+    return reverse("dashboard:case", args=[case_id]) + "#sessions"

@@ -34,7 +34,7 @@ def test_the_case_page_lists_sessions_and_responses(login, therapist, case):
 
     make_response(session, case.participants.get(), goals=7, tasks=8, bond=9)
     body = login(therapist).get(reverse("dashboard:case", args=[case.pk])).content.decode()
-    assert "goals 7.00" in body and "bond 9.00" in body
+    assert "7.0 · 8.0 · 9.0 · <strong>8.0</strong>" in body
 
 
 @pytest.mark.parametrize("persona", ["colleague", "outsider"])

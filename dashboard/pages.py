@@ -1,0 +1,459 @@
+"""What the caseload and case pages show, read in a fixed number of queries.
+
+Views hand templates these evaluated rows (STYLE: templates never trigger queries). The
+number of queries does not depend on the number of cases, sessions or responses; the tests in
+tests/dashboard/test_queries.py hold each function to its count.
+"""
+
+from dataclasses import dataclass, field
+
+from django.db.models import Count, Exists, F, IntegerField, OuterRef, Prefetch, Q, Subquery, Value, Window
+from django.db.models.functions import Coalesce, RowNumber
+from django.utils import timezone
+
+from measures.models import Answer, Response, Signal, SignalAction
+from sessions_app.models import Case, Participant, TherapySession
+
+from . import charts
+
+SPARK_CHECKS = 10
+# Sessions that count in a participant's series, as in measures.evaluation.
+COUNTED = (TherapySession.Status.ATTENDED, TherapySession.Status.NO_SHOW, TherapySession.Status.LATE_CANCELLED)
+TRENDS = {
+    "up": ("↑", "rising"),
+    "down": ("↓", "falling"),
+    "flat": ("→", "steady"),
+    "none": ("·", "not enough checks for a trend"),
+}
+EVIDENCE_LABELS = {
+    "baseline": "usual level",
+    "current": "latest",
+    "threshold": "threshold",
+    "confirm_threshold": "confirmation threshold",
+    "drop": "drop",
+    "reliable_change": "reliable change",
+    "variability": "usual variability",
+    "baseline_checks": "checks in usual level",
+    "from_ceiling": "after full marks",
+    "cusum": "cumulative shortfall",
+    "checks_below": "checks below usual",
+    "recent_shortfall": "recent shortfall",
+    "cutoff": "clinic cutoff",
+    "steadily_modest": "usually below cutoff",
+    "checks_at_top": "checks at full marks",
+    "scale_max": "top of scale",
+    "rupture": "rupture answer",
+    "session": "session",
+    "dip_session": "dip at session",
+    "lowest": "lowest",
+    "checks_to_recover": "checks to recover",
+    "run": "sessions in a row",
+    "no_shows": "no-shows",
+    "skipped_checks": "skipped checks",
+    "usual_rate": "usual rate",
+    "probability": "chance under usual rate",
+    "follows_signal": "after a score signal",
+    "follows_ceiling": "after full marks",
+}
+
+
+def _severity_order(signal):
+    return (-signal.severity_rank, signal.opened_at)
+
+
+# Caseload -------------------------------------------------------------------------------
+
+
+@dataclass
+class PersonRow:
+    participant: Participant
+    latest: dict
+    trend_symbol: str
+    trend_label: str
+    totals: list
+
+
+@dataclass
+class CaseRow:
+    case: Case
+    risk_score: int | None
+    people: list
+    flags: list
+    answered: int
+    scheduled: int
+    sparkline: str
+    session_count: int
+    last_session: object
+    next_session: object
+
+    @property
+    def has_answers(self):
+        return self.answered > 0
+
+    @property
+    def answered_share(self):
+        return round(100 * self.answered / self.scheduled) if self.scheduled else None
+
+    @property
+    def reason(self):
+        """The most severe open flag's explanation: the "why" of the row's place."""
+        warnings = [flag for flag in self.flags if flag.severity != Signal.Severity.INFO]
+        if not warnings:
+            return ""
+        top = warnings[0]
+        if len(self.people) > 1 and top.person is not None:
+            return f"{top.person.first_name}: {top.message}"
+        return top.message
+
+
+def caseload_cases(user, *, flagged=False, kind="", search="", now=None):
+    """The therapist's active cases, riskiest first, with session dates and counts. One query."""
+    now = now or timezone.now()
+    sessions = TherapySession.objects.filter(case=OuterRef("pk")).order_by()
+    cases = (
+        Case.objects.for_user(user)
+        .active()
+        .filter(therapist=user)
+        .select_related("evaluation")
+        .annotate(
+            session_count=Coalesce(
+                Subquery(
+                    sessions.filter(status=TherapySession.Status.ATTENDED)
+                    .values("case")
+                    .annotate(n=Count("pk"))
+                    .values("n"),
+                    output_field=IntegerField(),
+                ),
+                Value(0),
+            ),
+            last_session=Subquery(
+                sessions.filter(status=TherapySession.Status.ATTENDED, scheduled_start__lte=now)
+                .order_by("-scheduled_start")
+                .values("scheduled_start")[:1]
+            ),
+            next_session=Subquery(
+                sessions.filter(status=TherapySession.Status.SCHEDULED, scheduled_start__gt=now)
+                .order_by("scheduled_start")
+                .values("scheduled_start")[:1]
+            ),
+        )
+        .order_by(F("evaluation__risk_score").desc(nulls_last=True), "reference")
+    )
+    if flagged:
+        cases = cases.filter(
+            Exists(
+                Signal.objects.filter(case=OuterRef("pk"), status__in=Signal.OPEN_STATUSES).exclude(
+                    severity=Signal.Severity.INFO
+                )
+            )
+        )
+    if kind:
+        cases = cases.filter(kind=kind)
+    if search:
+        cases = cases.filter(
+            Q(reference__icontains=search)
+            | Exists(Participant.objects.filter(case=OuterRef("pk"), is_active=True, display_name__icontains=search))
+        )
+    return cases
+
+
+def load_caseload(user, *, flagged=False, kind="", search="", now=None):
+    """Rows for the caseload page. Four queries whatever the caseload's size:
+
+    1. the cases with their evaluation, session count, last and next session;
+    2. their active participants; 3. their open flags; 4. each participant's last ten totals.
+    """
+    cases = list(
+        caseload_cases(user, flagged=flagged, kind=kind, search=search, now=now).prefetch_related(
+            Prefetch("participants", queryset=Participant.objects.filter(is_active=True), to_attr="active_people"),
+            Prefetch(
+                "signals",
+                queryset=Signal.objects.open().only(
+                    "case_id", "participant_id", "kind", "severity", "message", "status", "opened_at"
+                ),
+                to_attr="open_flags",
+            ),
+        )
+    )
+    totals = last_totals([case.pk for case in cases]) if cases else {}
+    cutoff = float(user.clinic.alliance_cutoff) if user.clinic_id else None
+    return [_case_row(case, totals, cutoff) for case in cases]
+
+
+def last_totals(case_ids, limit=SPARK_CHECKS):
+    """participant id → their latest `limit` totals, oldest first. One query (a window function)."""
+    ranked = (
+        Response.objects.filter(session__case_id__in=case_ids)
+        .annotate(
+            rank=Window(RowNumber(), partition_by=[F("participant_id")], order_by=F("session__scheduled_start").desc())
+        )
+        .filter(rank__lte=limit)
+        .values_list("participant_id", "total", "rank")
+    )
+    by_person = {}
+    for participant_id, total, rank in ranked:
+        by_person.setdefault(participant_id, []).append((rank, float(total)))
+    return {pid: [value for _rank, value in sorted(values, reverse=True)] for pid, values in by_person.items()}
+
+
+def _case_row(case, totals, cutoff):
+    evaluation = getattr(case, "evaluation", None)
+    summary = evaluation.summary if evaluation else {}
+    people = []
+    answered = scheduled = 0
+    by_id = {participant.pk: participant for participant in case.active_people}
+    for flag in case.open_flags:
+        flag.person = by_id.get(flag.participant_id)
+    for participant in case.active_people:
+        figures = summary.get(str(participant.pk), {})
+        answered += figures.get("answered", 0)
+        scheduled += figures.get("scheduled", 0)
+        symbol, label = TRENDS.get(figures.get("trend", "none"), TRENDS["none"])
+        people.append(
+            PersonRow(
+                participant=participant,
+                latest=figures.get("latest") or {},
+                trend_symbol=symbol,
+                trend_label=label,
+                totals=totals.get(participant.pk, []),
+            )
+        )
+    title = "Last ten totals: " + "; ".join(
+        f"{person.participant.first_name} " + (", ".join(f"{v:.1f}" for v in person.totals) or "none")
+        for person in people
+    )
+    return CaseRow(
+        case=case,
+        risk_score=evaluation.risk_score if evaluation else None,
+        people=people,
+        flags=sorted(case.open_flags, key=_severity_order),
+        answered=answered,
+        scheduled=scheduled,
+        sparkline=charts.sparkline([person.totals for person in people], title=title, cutoff=cutoff),
+        session_count=case.session_count,
+        last_session=case.last_session,
+        next_session=case.next_session,
+    )
+
+
+# Case page ------------------------------------------------------------------------------
+
+
+@dataclass
+class CheckCell:
+    """One participant's check for one session: its invitation, its response and the answers."""
+
+    participant: Participant
+    invitation: object = None
+    response: object = None
+    answers: list = field(default_factory=list)
+
+    @property
+    def state(self):
+        if self.response is not None:
+            return "answered"
+        if self.invitation is None:
+            return "not sent"
+        if self.invitation.is_expired():
+            return "expired"
+        return "sent" if self.invitation.sent_at else "waiting"
+
+
+@dataclass
+class SessionRow:
+    session: TherapySession
+    number: int | None
+    checks: list
+    flags: list
+
+    @property
+    def has_notes(self):
+        return any(cell.response is not None and cell.response.note for cell in self.checks)
+
+    @property
+    def is_attended(self):
+        return self.session.status == TherapySession.Status.ATTENDED
+
+
+def load_case_page(case, *, now=None):
+    """Everything the case page shows. Six queries whatever the number of sessions:
+
+    1. participants; 2. sessions; 3. their invitations; 4. responses; 5. answers with items;
+    6. the case's flags; 7. the flags' actions with their actors.
+    """
+    now = now or timezone.now()
+    participants = list(case.participants.all())
+    sessions = list(
+        case.sessions.order_by("scheduled_start").prefetch_related(
+            "invitations",
+            Prefetch("responses", queryset=Response.objects.order_by("participant_id")),
+            Prefetch("responses__answers", queryset=Answer.objects.select_related("item").order_by("item__position")),
+        )
+    )
+    signals = list(
+        Signal.objects.filter(case=case)
+        .select_related("session")
+        .prefetch_related(Prefetch("actions", queryset=SignalAction.objects.select_related("actor")))
+        .order_by("-opened_at", "-pk")
+    )
+    people = {p.pk: p for p in participants}
+    for signal in signals:
+        signal.person = people.get(signal.participant_id)
+        signal.evidence_rows = evidence_rows(signal.evidence)
+    active = [p for p in participants if p.is_active]
+    counted = [s for s in sessions if s.status in COUNTED and s.scheduled_start <= now]
+    number_of = {s.pk: number for number, s in enumerate(counted, start=1)}
+    flags_by_session = {}
+    for signal in signals:
+        if signal.session_id:
+            flags_by_session.setdefault(signal.session_id, []).append(signal)
+    rows = []
+    for session in sessions:
+        invitations = {inv.participant_id: inv for inv in session.invitations.all()}
+        responses = {r.participant_id: r for r in session.responses.all()}
+        checks = [
+            CheckCell(
+                participant=p,
+                invitation=invitations.get(p.pk),
+                response=responses.get(p.pk),
+                answers=list(responses[p.pk].answers.all()) if p.pk in responses else [],
+            )
+            for p in participants
+            if p.is_active or p.pk in responses
+        ]
+        rows.append(SessionRow(session, number_of.get(session.pk), checks, flags_by_session.get(session.pk, [])))
+    return {
+        "participants": participants,
+        "session_rows": list(reversed(rows)),
+        "open_flags": sorted((s for s in signals if s.is_open), key=_severity_order),
+        "flag_history": signals,
+        "charts": case_charts(case, active, counted, rows, signals),
+        "table": chart_table(active, counted, rows),
+        "evaluation": getattr(case, "evaluation", None),
+    }
+
+
+def evidence_rows(evidence):
+    """The engine's evidence as (label, text) pairs a therapist can read."""
+    rows = []
+    for key, value in (evidence or {}).items():
+        if value is None:
+            continue
+        if isinstance(value, bool):
+            text = "yes" if value else "no"
+        elif isinstance(value, float):
+            text = f"{value:.2f}".rstrip("0").rstrip(".")
+        else:
+            text = str(value)
+        rows.append((EVIDENCE_LABELS.get(key, key.replace("_", " ")), text))
+    return rows
+
+
+def _score_lines(active, counted, rows, series):
+    by_session = {row.session.pk: row for row in rows}
+    lines = []
+    for index, participant in enumerate(active):
+        values = []
+        for session in counted:
+            cell = next((c for c in by_session[session.pk].checks if c.participant.pk == participant.pk), None)
+            response = cell.response if cell else None
+            values.append(float(getattr(response, series)) if response is not None else None)
+        lines.append(charts.Line(label=participant.display_name, values=values, style=index))
+    return lines
+
+
+def case_charts(case, active, counted, rows, signals):
+    """The total chart with flags, missed checks and no-shows, then one small chart per subscale."""
+    position = {session.pk: index for index, session in enumerate(counted)}
+    style = {participant.pk: index for index, participant in enumerate(active)}
+    by_session = {row.session.pk: row for row in rows}
+    markers = []
+    for session in counted:
+        if session.status != TherapySession.Status.ATTENDED:
+            markers.append(
+                charts.Marker(
+                    position[session.pk],
+                    "no_show",
+                    f"Session {position[session.pk] + 1}: {session.get_status_display().lower()}",
+                )
+            )
+            continue
+        for cell in by_session[session.pk].checks:
+            if cell.response is None and cell.participant.pk in style:
+                markers.append(
+                    charts.Marker(
+                        position[session.pk],
+                        "missed",
+                        f"Session {position[session.pk] + 1}: no check from {cell.participant.display_name}",
+                        style[cell.participant.pk],
+                    )
+                )
+    for signal in signals:
+        if signal.session_id in position:
+            name = signal.person.first_name if signal.person else ""
+            markers.append(
+                charts.Marker(
+                    position[signal.session_id],
+                    signal.severity,
+                    f"Session {position[signal.session_id] + 1}: {signal.get_kind_display()} ({signal.severity}, "
+                    f"{signal.get_status_display().lower()}) — {name}",
+                )
+            )
+    cutoff = float(case.clinic.alliance_cutoff)
+    labels = [str(n) for n in range(1, len(counted) + 1)]
+    who = " and ".join(p.first_name for p in active) or "no one"
+    result = [
+        (
+            "Total",
+            charts.line_chart(
+                charts.Chart(
+                    chart_id=f"chart-total-{case.pk}",
+                    title=f"Total alliance over sessions for {who}",
+                    description=(
+                        f"{len(counted)} sessions, scores 0 to 10, clinic cutoff {cutoff:g}; triangles at the top mark "
+                        "flags, dashed lines no-shows, open circles at the bottom checks not answered. "
+                        "The same figures are in the table below."
+                    ),
+                    x_labels=labels,
+                    lines=_score_lines(active, counted, rows, "total"),
+                    markers=markers,
+                    cutoff=cutoff,
+                    height=260,
+                )
+            ),
+        )
+    ]
+    for series in ("goals", "tasks", "bond"):
+        result.append(
+            (
+                series.capitalize(),
+                charts.line_chart(
+                    charts.Chart(
+                        chart_id=f"chart-{series}-{case.pk}",
+                        title=f"{series.capitalize()} over sessions for {who}",
+                        description=f"{len(counted)} sessions, scores 0 to 10. The same figures are in the table.",
+                        x_labels=labels,
+                        lines=_score_lines(active, counted, rows, series),
+                        markers=[m for m in markers if m.kind == "no_show"],
+                        cutoff=cutoff,
+                        width=360,
+                        height=180,
+                    )
+                ),
+            )
+        )
+    return result
+
+
+def chart_table(active, counted, rows):
+    """The charts' figures as rows: session number, date, status, then per person G/T/B/total."""
+    by_session = {row.session.pk: row for row in rows}
+    table = []
+    for number, session in enumerate(counted, start=1):
+        cells = {c.participant.pk: c for c in by_session[session.pk].checks}
+        scores = []
+        for participant in active:
+            response = cells[participant.pk].response if participant.pk in cells else None
+            scores.append(response)
+        table.append({"number": number, "session": session, "scores": scores})
+    return table

@@ -1,0 +1,124 @@
+"""The caseload: whom to look at today and why, riskiest first."""
+
+import pytest
+from django.urls import reverse
+
+from measures.evaluation import do_evaluate_case
+from measures.models import CaseEvaluation
+from sessions_app.models import Case, TherapySession
+from tests.builders import make_case, make_response, make_session
+from tests.dashboard.flags import make_signal
+
+URL = reverse("dashboard:caseload")
+
+
+def give_history(case, totals, *, start_days_ago=None):
+    participant = case.participants.first()
+    days = start_days_ago if start_days_ago is not None else 7 * len(totals)
+    for index, total in enumerate(totals):
+        session = make_session(case, days_ago=days - 7 * index)
+        if total is not None:
+            make_response(session, participant, goals=total, tasks=total, bond=total)
+    return participant
+
+
+def row_order(body, references):
+    return sorted(references, key=body.index)
+
+
+def test_cases_come_riskiest_first_with_the_reason(login, therapist):
+    steady = make_case(therapist, reference="STEADY", participants=["Sam Steady"])
+    falling = make_case(therapist, reference="FALLING", participants=["Fay Falling"])
+    give_history(steady, [8, 8, 8.5, 8, 8, 8, 8, 8])
+    give_history(falling, [9, 9, 8.5, 9, 9, 9, 6, 5.5])
+    for case in (steady, falling):
+        do_evaluate_case(case.pk)
+    body = login(therapist).get(URL).content.decode()
+    assert row_order(body, ["STEADY", "FALLING"]) == ["FALLING", "STEADY"]
+    top_row = body[body.index("FALLING") : body.index("STEADY")]
+    assert "Reliable drop from usual level" in top_row
+    assert "The total fell" in top_row  # the engine's explanation, in the row
+    assert "↓" in top_row and "<svg" in top_row and "8 of 8 (100%)" in top_row
+
+
+def test_a_row_shows_names_kind_sessions_latest_scores_and_next_session(login, therapist, couple_case):
+    robin, jordan = couple_case.participants.all()
+    for days_ago, scores in ((14, (9, 8, 7)), (7, (8, 7, 6))):
+        session = make_session(couple_case, days_ago=days_ago)
+        make_response(session, robin, *scores)
+    make_session(couple_case, days_ago=-3, status=TherapySession.Status.SCHEDULED)
+    make_session(couple_case, days_ago=21, status=TherapySession.Status.NO_SHOW)
+    do_evaluate_case(couple_case.pk)
+    body = login(therapist).get(URL).content.decode()
+    assert "Robin Rivera, Jordan Rivera" in body and "Couple" in body
+    assert "2 attended" in body and "next " in body and "none booked" not in body
+    assert "8.0 · 7.0 · 6.0 · <strong>7.0</strong>" in body  # Robin's latest check
+    assert 'Jordan:</span> <span class="text-body-secondary">no answer yet' in body
+    assert "2 of 4 (50%)" in body  # both partners, two attended sessions each
+
+
+def test_a_case_without_any_answered_check_is_not_shown_as_fine(login, therapist, case):
+    make_session(case, days_ago=7)
+    do_evaluate_case(case.pk)
+    body = login(therapist).get(URL).content.decode()
+    assert "No answered checks yet" in body
+    never = make_case(therapist, reference="NEVER-EVALUATED")
+    body = login(therapist).get(URL).content.decode()
+    assert never.reference in body and "not evaluated" in body
+
+
+def test_filters_flagged_kind_and_name(login, therapist, couple_case):
+    single = make_case(therapist, reference="SINGLE", participants=["Alexis Moreno"])
+    make_signal(single, severity="warning")
+    make_signal(couple_case, kind="ceiling", severity="info")  # info alone is not "flagged"
+    client = login(therapist)
+
+    def listed(**params):
+        body = client.get(URL, params).content.decode()
+        return {ref for ref in ("SINGLE", couple_case.reference) if f">{ref}</a>" in body}
+
+    assert listed() == {"SINGLE", couple_case.reference}
+    assert listed(flagged="on") == {"SINGLE"}
+    assert listed(kind="couple") == {couple_case.reference}
+    assert listed(q="moreno") == {"SINGLE"}
+    assert listed(q="Jordan") == {couple_case.reference}
+    assert listed(q="nobody") == set()
+    assert "No active case matches the filter." in client.get(URL, {"q": "nobody"}).content.decode()
+
+
+def test_an_unknown_kind_is_ignored_not_an_error(login, therapist, case):
+    response = login(therapist).get(URL, {"kind": "cult"})
+    assert response.status_code == 200 and case.reference in response.content.decode()
+
+
+def test_only_active_cases_of_the_therapist_are_listed(login, therapist, colleague, case):
+    closed = make_case(
+        therapist, reference="CLOSED", status=Case.Status.COMPLETED, opened_on="2025-01-01", closed_on="2026-01-01"
+    )
+    other = make_case(colleague, reference="THEIRS")
+    body = login(therapist).get(URL).content.decode()
+    assert case.reference in body and f">{closed.reference}<" not in body and other.reference not in body
+
+
+def test_the_header_counts_unseen_flags(login, therapist, case):
+    make_signal(case, severity="alert")
+    make_signal(case, kind="low_score", severity="warning")
+    make_signal(case, kind="ceiling", severity="info")
+    body = login(therapist).get(URL).content.decode()
+    assert '2<span class="visually-hidden"> new flags</span>' in body
+
+
+def test_anonymous_users_are_sent_to_log_in(client):
+    response = client.get(URL)
+    assert response.status_code == 302 and response["Location"].startswith(reverse("accounts:login"))
+
+
+def test_only_get_is_allowed(login, therapist):
+    assert login(therapist).post(URL).status_code == 405
+
+
+@pytest.mark.parametrize("persona", ["outsider", "clinic_admin", "colleague"])
+def test_other_staff_see_none_of_the_therapists_cases(login, request, case, persona):
+    CaseEvaluation.objects.create(case=case, risk_score=90)
+    body = login(request.getfixturevalue(persona)).get(URL).content.decode()
+    assert case.reference not in body
