@@ -1,0 +1,65 @@
+"""'Send check' on an attended session: creates missing checks, re-sends open ones, never twice in a row."""
+
+from datetime import timedelta
+
+import pytest
+from django.urls import reverse
+
+from measures.models import SurveyInvitation
+from sessions_app.models import TherapySession
+from tests.builders import make_invitation, make_response, make_session
+
+
+def url(session):
+    return reverse("dashboard:send_checks", args=[session.pk])
+
+
+def test_it_creates_and_emails_the_missing_checks_once(
+    login, therapist, couple_case, mailoutbox, django_capture_on_commit_callbacks
+):
+    session = make_session(couple_case, days_ago=0)
+    client = login(therapist)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(url(session))
+    assert response.status_code == 302 and response["Location"].endswith("#sessions")
+    assert session.invitations.count() == 2 and len(mailoutbox) == 2
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(url(session))  # a double click sends nothing more
+    assert session.invitations.count() == 2 and len(mailoutbox) == 2
+
+
+def test_it_resends_open_checks_after_a_while_but_not_answered_ones(
+    login, therapist, couple_case, mailoutbox, django_capture_on_commit_callbacks
+):
+    robin, jordan = couple_case.participants.all()
+    session = make_session(couple_case, days_ago=1)
+    make_response(session, robin)
+    long_ago = session.scheduled_start
+    make_invitation(session, jordan, sent_at=long_ago, created_at=long_ago, expires_at=long_ago + timedelta(days=4))
+    with django_capture_on_commit_callbacks(execute=True):
+        login(therapist).post(url(session))
+    assert [message.to for message in mailoutbox] == [[jordan.email]]
+    assert SurveyInvitation.objects.get(session=session, participant=jordan).sent_at > long_ago
+
+
+def test_it_refuses_a_session_that_did_not_take_place(login, therapist, case, mailoutbox):
+    session = make_session(case, days_ago=-2, status=TherapySession.Status.SCHEDULED)
+    response = login(therapist).post(url(session), follow=True)
+    assert "mark the session attended first" in response.content.decode()
+    assert not session.invitations.exists() and mailoutbox == []
+
+
+def test_only_post_is_allowed(login, therapist, case):
+    assert login(therapist).get(url(make_session(case))).status_code == 405
+
+
+def test_anonymous_users_are_sent_to_log_in(client, case):
+    response = client.post(url(make_session(case)))
+    assert response.status_code == 302 and response["Location"].startswith(reverse("accounts:login"))
+
+
+@pytest.mark.parametrize(("persona", "status"), [("colleague", 404), ("outsider", 404), ("clinic_admin", 403)])
+def test_no_one_else_sends_checks(login, request, case, persona, status):
+    session = make_session(case)
+    assert login(request.getfixturevalue(persona)).post(url(session)).status_code == status
+    assert not session.invitations.exists()
