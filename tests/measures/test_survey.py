@@ -417,3 +417,14 @@ def test_every_rating_offers_every_whole_number_with_labelled_ends(client, link)
             assert f'name="{item.code}" value="{value}"' in body
         low = item.text("en")["low"].replace("'", "&#x27;")
         assert f"<span>0 = {low}</span>" in body
+
+
+def test_a_browser_under_no_referrer_can_submit_though_it_sends_origin_null(link):
+    """Referrer-Policy: no-referrer makes browsers send "Origin: null" on the POST; the link's
+    token, not a CSRF cookie, is what authorises it (found by the Chromium tests)."""
+    invitation, url = link
+    browser = Client(enforce_csrf_checks=True, REMOTE_ADDR=f"2001:db8::{secrets.token_hex(4)}")
+    assert browser.get(url).status_code == 200
+    assert "csrftoken" not in browser.cookies  # the survey sets no cookie at all
+    response = browser.post(url, full_answers(), HTTP_ORIGIN="null")
+    assert response.status_code == 302 and Response.objects.filter(invitation=invitation).exists()
