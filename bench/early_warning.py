@@ -13,7 +13,9 @@ couple's or family's case counts for every member, for the engine and the baseli
 - flags per 100 sessions: raised flags (onsets/escalations; for baselines, checks where the rule
   fires after not firing at the previous check) per 100 scheduled sessions, whole cohort.
 The baselines are also shown with their threshold tuned to the engine's false-flag rate (the
-most sensitive threshold whose false-flag rate does not exceed the engine's).
+most sensitive threshold whose false-flag rate does not exceed the engine's). The engine runs as
+the replay command runs it: calibrated from the cohort's own scores (reliability, spread, usual
+rate of missed checks); a reference row shows it with the built-in defaults.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from measures.engine import (  # noqa: E402
     Observation,
     compute_case,
 )
+from measures.engine.calibration import apply_calibration, compute_calibration  # noqa: E402
 from measures.engine.replay import read_replay, run_replay  # noqa: E402
 from measures.simulation import (  # noqa: E402
     OUTCOME_COMPLETED,
@@ -194,13 +197,14 @@ def tune(rows: list[Row], make, candidates: list[float], target: float) -> float
     return best
 
 
-def print_table(results: list[Scores]) -> None:
-    header = (
+def print_table(results: list[Scores], header: bool = True) -> None:
+    title = (
         f"{'method':<38}{'dropouts flagged':>17}{'≥1 ahead':>10}{'median lead':>12}"
         f"{'false flags':>12}{'flags/100':>10}"
     )
-    print(header)
-    print("-" * len(header))
+    if header:
+        print(title)
+        print("-" * len(title))
     for s in results:
         lead = "—" if s.lead is None else f"{s.lead:g}"
         print(
@@ -209,8 +213,11 @@ def print_table(results: list[Scores]) -> None:
         )
 
 
-def bench_quality(participants: int, seed: int, settings: EngineSettings) -> None:
+def bench_quality(participants: int, seed: int, defaults: EngineSettings) -> None:
     cases = simulate_cohort(participants, seed)
+    # as the replay command does: reliability, spread and engagement from the cohort itself
+    calibration = compute_calibration(obs for c in cases for obs in c.participants.values())
+    settings = apply_calibration(defaults, calibration)
     rows = collect(cases, settings)
     dropouts = sum(1 for r in rows if r.outcome == OUTCOME_DROPOUT)
     clean = sum(1 for r in rows if r.outcome == OUTCOME_COMPLETED and r.is_rupture_free)
@@ -219,7 +226,20 @@ def bench_quality(participants: int, seed: int, settings: EngineSettings) -> Non
         f"{sum(r.sessions for r in rows)} sessions, {dropouts} dropouts, "
         f"{clean} rupture-free completers"
     )
+    if calibration is not None:
+        print(
+            f"Calibrated from the cohort: reliability {calibration.reliability}, spread "
+            f"{calibration.spread}, missed-check rate {calibration.engagement_rate:.0%}"
+        )
+    print()
     engine = score("engine (warning/alert)", rows, lambda r: r.engine_flags, lambda r: r.raised)
+    default_rows = collect(cases, defaults)
+    engine_defaults = score(
+        "engine, built-in defaults (reference)",
+        default_rows,
+        lambda r: r.engine_flags,
+        lambda r: r.raised,
+    )
     target = engine.false_flags
     cut_fixed = below_cutoff(settings.scale_max * 0.9)
     drop_fixed = drop_since_last(1.0)
@@ -237,6 +257,8 @@ def bench_quality(participants: int, seed: int, settings: EngineSettings) -> Non
         ),
     ]
     print_table(results)
+    print("  for reference, not tuned against:")
+    print_table([engine_defaults], header=False)
     print()
     print("Engine by pattern (share of participants ever flagged warning/alert):")
     by_pattern: dict[str, list[Row]] = {}
@@ -255,6 +277,8 @@ def bench_speed(seed: int, settings: EngineSettings) -> None:
     start = time.perf_counter()
     parsed = read_replay(io.StringIO(text), settings)
     parse_done = time.perf_counter()
+    calibration = compute_calibration(obs for parts in parsed.values() for obs in parts.values())
+    settings = apply_calibration(settings, calibration)
     output = io.StringIO()
     n_findings = run_replay(parsed, output, settings)
     end = time.perf_counter()
@@ -263,7 +287,7 @@ def bench_speed(seed: int, settings: EngineSettings) -> None:
         f"Replay: {n_participants} participants, {n_rows} rows "
         f"(~{n_rows / n_participants:.1f} sessions each), {n_findings} findings: "
         f"{end - start:.2f} s on one core (parse {parse_done - start:.2f} s, "
-        f"engine + write {end - parse_done:.2f} s)"
+        f"calibrate + engine + write {end - parse_done:.2f} s)"
     )
 
     import numpy as np

@@ -104,14 +104,16 @@ class EngineSettings:
     baseline_min_checks: int = 2
     baseline_window: int = 6
     baseline_lag: int = 2
-    # Within-person SD is shrunk towards the SEM as if the SEM were seen this many times.
+    # Within-person noise (successive differences over all earlier checks) is shrunk towards the
+    # SEM as if the SEM had this many degrees of freedom.
     noise_prior_weight: float = 4.0
-    # A drop is reliable (info) beyond max(RC, z_drop · personal noise of a difference); the RC
-    # index itself uses 1.96. A course has ~15 checks × 4 series, so a single reliable dip is
-    # expected by chance in many clients: a warning needs it confirmed, either at the next
-    # check or by one drop beyond z_confirm/1.96 times that threshold (≈ p < .001 per test).
+    # A drop is reliable (info) beyond max(RC, t(z_drop) · personal noise of a difference); the
+    # RC index itself uses 1.96. A course has ~15 checks × 4 series, so a single reliable dip is
+    # expected by chance in many clients: a warning needs it confirmed, by one drop beyond
+    # max(RC · z_confirm/1.96, t(z_confirm) · noise) or by two reliable drops in a row whose mean
+    # clears the same bar for a mean of two. t() widens z for a noise SD learnt from few checks.
     z_drop: float = 1.96
-    z_confirm: float = 3.0
+    z_confirm: float = 2.6
     # CUSUM on standardised shortfalls below the usual level (in SDs of a difference from the
     # usual level): reference k, decision interval h. k=.5, h=6 has an in-control run length of
     # well over 1,000 checks with known parameters; the margin pays for a usual level estimated

@@ -39,8 +39,9 @@ from .statistics import (
     compute_mean,
     compute_reliable_change,
     compute_sem,
-    compute_shrunk_sd,
     compute_slope,
+    compute_successive_sd,
+    compute_t_quantile,
 )
 
 INFO, WARNING, ALERT = 0, 1, 2
@@ -93,27 +94,56 @@ def _thresholds(settings: EngineSettings) -> _Thresholds:
 
 @dataclass(slots=True)
 class _Baseline:
-    usual: float
-    n: int
-    noise: float
-    threshold: float
+    usual: float  # the usual level
+    n: int  # checks it averages
+    noise: float  # within-person noise SD
+    scale: float  # SD of (usual − a new check): noise · √(1 + 1/n)
+    threshold: float  # a drop beyond this is reliable (info)
+    confirm: float  # a drop beyond this is confirmed by itself (warning)
+    confirm_pair: float  # two reliable drops in a row averaging this much confirm each other
 
 
 def _baseline(
     values: list[float], flagged: list[bool], rc: float, sem: float, settings: EngineSettings
 ) -> _Baseline | None:
-    """The usual level from earlier checks: unflagged, lagged, windowed."""
-    usable = [v for v, f in zip(values, flagged, strict=True) if not f]
+    """The usual level from earlier checks (unflagged, lagged, windowed) and its thresholds.
+
+    The noise is learnt from all unflagged earlier checks by successive differences, shrunk
+    towards the SEM; since it is itself estimated, thresholds use Student-t quantiles.
+    """
+    usable = [v for v, f in zip(values, flagged, strict=True) if not f] if any(flagged) else values
     if len(usable) < settings.baseline_min_checks:
         return None
+    pool = usable
     lag = settings.baseline_lag
-    if lag and len(usable) - lag >= LAG_MIN_POOL:
-        usable = usable[:-lag]
-    pool = usable[-settings.baseline_window :]
+    if lag and len(pool) - lag >= LAG_MIN_POOL:
+        pool = pool[:-lag]
+    pool = pool[-settings.baseline_window :]
     n = len(pool)
-    noise = compute_shrunk_sd(pool, sem, settings.noise_prior_weight)
-    threshold = max(rc, settings.z_drop * noise * math.sqrt(1.0 + 1.0 / n))
-    return _Baseline(usual=compute_mean(pool), n=n, noise=noise, threshold=threshold)
+    own = compute_successive_sd(usable) or 0.0
+    weight = settings.noise_prior_weight
+    dof_own = len(usable) - 1
+    noise = math.sqrt((weight * sem**2 + dof_own * own**2) / (weight + dof_own))
+    dof = weight + dof_own
+    scale = noise * math.sqrt(1.0 + 1.0 / n)
+    threshold = max(rc, compute_t_quantile(settings.z_drop, dof) * scale)
+    confirm = max(
+        rc * settings.z_confirm / settings.z_drop,
+        compute_t_quantile(settings.z_confirm, dof) * scale,
+    )
+    # the mean of two checks in a row is confirmed at the same level as one check by itself
+    confirm_pair = max(
+        rc, compute_t_quantile(settings.z_confirm, dof) * noise * math.sqrt(0.5 + 1.0 / n)
+    )
+    return _Baseline(
+        usual=compute_mean(pool),
+        n=n,
+        noise=noise,
+        scale=scale,
+        threshold=threshold,
+        confirm=confirm,
+        confirm_pair=confirm_pair,
+    )
 
 
 @dataclass(slots=True)
@@ -149,7 +179,8 @@ def _track_participant(
     cusum_checks = 0
     ceiling_run = 0
     low_checks = 0
-    prev_flags: dict[str, bool] = {}
+    # series -> (was a reliable drop, size of the drop) at the previous check
+    prev_drops: dict[str, tuple[bool, float] | None] = {}
     confirm_factor = settings.z_confirm / settings.z_drop
     dip: dict | None = None  # open dip episode, closed by recovery (-> repaired rupture)
     repaired_until = -1
@@ -206,10 +237,12 @@ def _track_participant(
                 "total": obs.total,
             }
             was_ceiling = ceiling_run >= settings.ceiling_run
-            # series -> (level, magnitude, baseline, threshold) for this check
-            candidates: dict[str, tuple[int, float, _Baseline, float]] = {}
+            # series -> (level, magnitude, baseline, threshold, confirm) for this check
+            candidates: dict[str, tuple[int, float, _Baseline, float, float]] = {}
+            confirmed_by: dict[str, str] = {}
             base_total: _Baseline | None = None
             this_flags: dict[str, bool] = {}
+            this_drops: dict[str, tuple[bool, float] | None] = {}
             prior = prev.get(KIND_RELIABLE_DROP)
             for series in SERIES:
                 x = current[series]
@@ -222,13 +255,20 @@ def _track_participant(
                     base_total = base
                 is_flag = False
                 if base is not None:
-                    threshold = base.threshold
+                    threshold, confirm = base.threshold, base.confirm
                     if series == "total" and was_ceiling:
                         threshold = min(threshold, settings.ceiling_dip)
+                        confirm = min(confirm, settings.ceiling_dip * confirm_factor)
                     drop = base.usual - x
                     is_flag = drop >= threshold
-                    is_confirmed = drop >= threshold * confirm_factor
-                    is_repeat = prev_flags.get(series, False)
+                    is_confirmed = drop >= confirm
+                    previous = prev_drops.get(series)
+                    is_repeat = (
+                        is_flag
+                        and previous is not None
+                        and previous[0]
+                        and (previous[1] + drop) / 2 >= base.confirm_pair
+                    )
                     # hysteresis: an open drop stays open until back within half the threshold
                     is_held = (
                         prior is not None and prior.subscale == series and drop >= threshold / 2
@@ -239,10 +279,20 @@ def _track_participant(
                             level = WARNING
                         if is_repeat and (is_confirmed or drop >= 2 * threshold):
                             level = ALERT
-                        candidates[series] = (level, drop / threshold, base, threshold)
+                        candidates[series] = (level, drop / threshold, base, threshold, confirm)
+                        confirmed_by[series] = (
+                            "size" if is_confirmed else "next_check" if is_repeat else ""
+                        )
                     elif is_held:
-                        candidates[series] = (prior.level, drop / threshold, base, threshold)
+                        candidates[series] = (
+                            prior.level,
+                            drop / threshold,
+                            base,
+                            threshold,
+                            confirm,
+                        )
                 this_flags[series] = is_flag
+                this_drops[series] = (is_flag, drop) if base is not None else None
             for series in SERIES:
                 if current[series] is not None:
                     values[series].append(current[series])
@@ -254,7 +304,7 @@ def _track_participant(
                         and candidates[series][0] >= WARNING
                     )
                     flagged[series].append(is_confirmed_drop)
-            prev_flags = this_flags
+            prev_drops = this_drops
 
             total = current["total"]
             if total is not None:
@@ -267,7 +317,7 @@ def _track_participant(
             total_drop = this_flags.get("total", False)
             if candidates:
                 series = max(candidates, key=lambda k: candidates[k][:2])
-                level, magnitude, base, threshold = candidates[series]
+                level, magnitude, base, threshold, confirm = candidates[series]
                 x = current[series]
                 drop_state = _State(
                     level=level,
@@ -276,7 +326,8 @@ def _track_participant(
                         "baseline": _round(base.usual),
                         "current": _round(x),
                         "threshold": _round(threshold),
-                        "confirm_threshold": _round(threshold * confirm_factor),
+                        "confirm_threshold": _round(confirm),
+                        "confirmed_by": confirmed_by.get(series, "held"),
                         "drop": _round(base.usual - x),
                         "reliable_change": _round(th.rc[series]),
                         "variability": _round(base.noise),
@@ -293,8 +344,7 @@ def _track_participant(
             # sustained decline (robust one-sided CUSUM on the total) -----------------------
             sustained: _State | None = None
             if total is not None and base_total is not None:
-                spread = base_total.noise * math.sqrt(1.0 + 1.0 / base_total.n)
-                z = (base_total.usual - total) / spread
+                z = (base_total.usual - total) / base_total.scale
                 cusum = max(0.0, cusum + min(z, settings.cusum_cap) - settings.cusum_k)
                 cusum_checks = cusum_checks + 1 if cusum > 0 else 0
                 recent = check_totals[-min(max(cusum_checks, 1), 3) :]
@@ -599,7 +649,6 @@ def _split_states(
     result: list[dict[str, _State]] = []
     prev: dict[str, _State] = {}
     prev_pair_flag: dict[tuple[str, str], bool] = {}
-    confirm_factor = settings.z_confirm / settings.z_drop
     for sn in all_sessions:
         scores = {pid: t.totals[sn] for pid, t in tracks.items() if sn in t.totals}
         if len(scores) < 2:
@@ -642,7 +691,7 @@ def _split_states(
                             # one wide gap is one member's dip (their own reliable_drop);
                             # a split is a gap that persists at the next joint check
                             level = WARNING if was_split else INFO
-                            if was_split and widening >= threshold * confirm_factor:
+                            if was_split and widening >= base.confirm:
                                 level = ALERT
                         elif held:
                             level = prev[low].level

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 
@@ -61,27 +62,39 @@ def compute_mean(values: Sequence[float]) -> float:
     return math.fsum(values) / len(values)
 
 
-def compute_sd(values: Sequence[float]) -> float | None:
-    """Sample SD (n − 1), None for fewer than 2 values."""
+def compute_successive_sd(values: Sequence[float]) -> float | None:
+    """Noise SD from successive differences, √(Σ(xᵢ − xᵢ₋₁)² / (2(n − 1))) (von Neumann).
+
+    Unlike the plain SD it is not inflated by a slow drift in the level (alliance tends to rise
+    over a course), so a person's noise can be learnt from their whole history. None for n < 2.
+    """
     n = len(values)
     if n < 2:
         return None
-    m = math.fsum(values) / n
-    return math.sqrt(math.fsum((v - m) ** 2 for v in values) / (n - 1))
+    total = 0.0
+    previous = values[0]
+    for value in values[1:]:
+        total += (value - previous) ** 2
+        previous = value
+    return math.sqrt(total / (2 * (n - 1)))
 
 
-def compute_shrunk_sd(values: Sequence[float], prior_sd: float, prior_weight: float) -> float:
-    """Within-person SD shrunk towards ``prior_sd`` (a scaled-inverse-χ² style pooling).
+@functools.lru_cache(maxsize=4096)
+def compute_t_quantile(z: float, dof: float) -> float:
+    """Student-t quantile matching the normal quantile ``z`` at ``dof`` degrees of freedom.
 
-    With few values the person's own scatter says little, so the measurement error (SEM) counts
-    as ``prior_weight`` pseudo-degrees of freedom: √((w·σ0² + (n−1)·s²) / (w + n − 1)).
+    Cornish–Fisher expansion (Abramowitz & Stegun 26.7.5): accurate to ~1% for dof ≥ 3, and
+    conservative (too large) below. Used because a noise SD learnt from a few checks is itself
+    uncertain, which widens the interval a new check falls in.
     """
-    n = len(values)
-    own = compute_sd(values)
-    if own is None:
-        return prior_sd
-    dof = n - 1
-    return math.sqrt((prior_weight * prior_sd**2 + dof * own**2) / (prior_weight + dof))
+    if dof <= 0:
+        raise ValueError("dof must be positive")
+    z2 = z * z
+    return z + (
+        (z2 + 1) * z / (4 * dof)
+        + ((5 * z2 + 16) * z2 + 3) * z / (96 * dof**2)
+        + (((3 * z2 + 19) * z2 + 17) * z2 - 15) * z / (384 * dof**3)
+    )
 
 
 def compute_slope(xs: Sequence[float], ys: Sequence[float]) -> float | None:

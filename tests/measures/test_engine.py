@@ -9,6 +9,7 @@ import datetime
 import math
 import statistics
 
+import numpy as np
 import pytest
 
 from measures.engine import (
@@ -29,6 +30,8 @@ from measures.engine import (
     compute_reliability,
     compute_reliable_change,
 )
+from measures.engine.calibration import apply_calibration, compute_calibration
+from measures.engine.statistics import compute_successive_sd, compute_t_quantile
 
 SETTINGS = EngineSettings()
 FLAGS = ("warning", "alert")
@@ -204,7 +207,7 @@ def test_split_alliance_names_the_lower_member_and_needs_persistence():
     splits = [f for f in result.findings if f.kind == KIND_SPLIT_ALLIANCE]
     assert [(f.participant_id, f.session_number, f.severity) for f in splits] == [
         ("low", 6, "info"),
-        ("low", 7, "alert"),
+        ("low", 7, "warning"),
     ]
     assert "high" in splits[-1].message and "6.0" in splits[-1].message
     assert not [f for f in result.findings if f.participant_id == "high"]
@@ -327,3 +330,40 @@ def test_cronbachs_alpha_from_item_rows():
 )
 def test_cronbachs_alpha_is_none_when_undefined(rows):
     assert compute_reliability(rows) is None
+
+
+def test_t_quantiles_widen_the_normal_one_for_few_degrees_of_freedom():
+    assert compute_t_quantile(1.96, 5) == pytest.approx(2.571, abs=0.01)
+    assert compute_t_quantile(1.96, 30) == pytest.approx(2.042, abs=0.005)
+    assert compute_t_quantile(1.96, 10**6) == pytest.approx(1.96, abs=1e-4)
+    assert compute_t_quantile(2.6, 4) > compute_t_quantile(2.6, 8) > 2.6
+
+
+def test_successive_differences_ignore_a_slow_trend():
+    rising = [5 + 0.5 * i for i in range(10)]
+    assert compute_successive_sd(rising) == pytest.approx(0.5 / math.sqrt(2))
+    assert statistics.stdev(rising) > 1.0
+    assert compute_successive_sd([9]) is None
+
+
+def test_calibration_learns_noise_and_spread_from_the_caseload():
+    rng = np.random.default_rng(0)
+
+    def cohort(noise):
+        return [
+            series(*[float(np.clip(level + rng.normal(0, noise), 0, 10)) for _ in range(8)])
+            for level in rng.normal(7, 1.2, size=200)
+        ]
+
+    calm = compute_calibration(cohort(0.3))
+    noisy = compute_calibration(cohort(1.0))
+    assert calm.participants == 200
+    assert calm.spread["total"] == pytest.approx(1.2, abs=0.2)
+    # r = 1 − noise² / spread²
+    assert calm.reliability["total"] == pytest.approx(1 - 0.3**2 / 1.2**2, abs=0.05)
+    assert noisy.reliability["total"] < calm.reliability["total"] - 0.3
+    assert compute_calibration(cohort(0.3)[:10]) is None  # too few clients: keep the defaults
+    settings = apply_calibration(SETTINGS, calm)
+    assert settings.reliability == calm.reliability
+    assert settings.cutoff == SETTINGS.cutoff
+    assert apply_calibration(SETTINGS, None) is SETTINGS

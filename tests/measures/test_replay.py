@@ -163,3 +163,16 @@ def test_the_parser_reports_lines_of_multiline_records():
     with pytest.raises(ReplayError) as raised:
         read_replay(io.StringIO(text), EngineSettings())
     assert raised.value.line == 4
+
+
+def test_it_calibrates_from_the_file_unless_told_not_to(tmp_path):
+    stream = io.StringIO()
+    write_replay_csv(simulate_cohort(120, 3), stream)
+    lines = stream.getvalue().splitlines()
+    _rows, calibrated = replay(tmp_path, lines)
+    _rows, fixed = replay(tmp_path, lines, "--no-calibrate")
+    assert "Calibrated from" in calibrated
+    assert "Calibrated from" not in fixed
+    # explicit values win over the calibration
+    _rows, explicit = replay(tmp_path, lines, "--reliability", "total=0.5")
+    assert "'total': 0.5," in explicit

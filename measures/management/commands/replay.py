@@ -3,8 +3,14 @@
 A thin wrapper: parsing, the engine and writing live in measures.engine.replay, shared with the
 benchmarks. The input is validated completely first; a malformed file is refused with
 "line N: reason" and no output file is written.
+
+Like the app calibrates the engine from a clinic's own data, the replay by default estimates
+reliability, spread and the usual rate of missed checks from the file (when it holds at least 30
+clients with 3+ checks); --reliability / --spread fix them instead, --no-calibrate keeps the
+built-in defaults.
 """
 
+import dataclasses
 import os
 import tempfile
 from pathlib import Path
@@ -12,6 +18,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 
 from measures.engine import SERIES, EngineSettings
+from measures.engine.calibration import apply_calibration, compute_calibration
 from measures.engine.replay import ReplayError, read_replay, run_replay
 
 
@@ -49,38 +56,55 @@ class Command(BaseCommand):
         parser.add_argument(
             "--spread", help="first-session SD, e.g. 1.3 or total=1.3,bond=1.5 (default: built in)"
         )
+        parser.add_argument(
+            "--no-calibrate",
+            action="store_true",
+            help="do not estimate reliability, spread and engagement from the file itself",
+        )
 
     def handle(self, *args, **options):
         defaults = EngineSettings()
-        overrides = {}
-        if options["cutoff"] is not None:
-            if not defaults.scale_min <= options["cutoff"] <= defaults.scale_max:
-                raise CommandError(
-                    f"--cutoff must be within {defaults.scale_min:g}–{defaults.scale_max:g}"
-                )
-            overrides["cutoff"] = options["cutoff"]
+        cutoff = options["cutoff"]
+        if cutoff is not None and not defaults.scale_min <= cutoff <= defaults.scale_max:
+            raise CommandError(
+                f"--cutoff must be within {defaults.scale_min:g}–{defaults.scale_max:g}"
+            )
+        reliability = spread = {}
         if options["reliability"]:
-            overrides["reliability"] = {
-                **defaults.reliability,
-                **_per_series(options["reliability"], "--reliability", 0.0, 0.999),
-            }
+            reliability = _per_series(options["reliability"], "--reliability", 0.0, 0.999)
         if options["spread"]:
-            overrides["spread"] = {
-                **defaults.spread,
-                **_per_series(options["spread"], "--spread", 0.01, 10.0),
-            }
-        settings = EngineSettings(**overrides)
+            spread = _per_series(options["spread"], "--spread", 0.01, 10.0)
 
         source = Path(options["input"])
         try:
             with source.open(newline="", encoding="utf-8-sig") as stream:
-                cases = read_replay(stream, settings)
+                # scale bounds are all that parsing needs from the settings
+                cases = read_replay(stream, defaults)
         except OSError as error:
             raise CommandError(f"cannot read {source}: {error.strerror or error}") from None
         except UnicodeDecodeError:
             raise CommandError(f"{source} is not UTF-8 text") from None
         except ReplayError as error:
             raise CommandError(str(error)) from None
+
+        calibration = None
+        if not options["no_calibrate"]:
+            calibration = compute_calibration(
+                observations for parts in cases.values() for observations in parts.values()
+            )
+        settings = apply_calibration(defaults, calibration)
+        settings = dataclasses.replace(
+            settings,
+            cutoff=settings.cutoff if cutoff is None else cutoff,
+            reliability={**settings.reliability, **reliability},
+            spread={**settings.spread, **spread},
+        )
+        if calibration is not None:
+            self.stdout.write(
+                f"Calibrated from {calibration.participants} clients: reliability "
+                f"{settings.reliability}, spread {settings.spread}, "
+                f"usual rate of missed checks {calibration.engagement_rate:.0%}"
+            )
 
         # Write next to the target and rename, so a failure never leaves a half-written file.
         target = Path(options["output"])
