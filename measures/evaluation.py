@@ -65,7 +65,10 @@ def engine_settings_for(clinic):
     psychometrics = instrument.psychometrics if instrument else {}
     reliability = dict(psychometrics.get("reliability", {}))
     spread = dict(psychometrics.get("spread", {}))
-    calibration = ClinicCalibration.objects.filter(clinic=clinic).first()
+    try:
+        calibration = clinic.calibration  # select_related by do_evaluate_case: no extra query there
+    except ClinicCalibration.DoesNotExist:
+        calibration = None
     if calibration is not None:
         reliability.update({k: v for k, v in calibration.reliability.items() if k in SERIES})
         spread.update({k: v for k, v in calibration.spread.items() if k in SERIES})
@@ -88,7 +91,7 @@ def do_evaluate_case(case_id, *, now=None, notify=True):
     (the demo seeding: history is not news).
     """
     now = now or timezone.now()
-    case = Case.objects.select_related("clinic").filter(pk=case_id).first()
+    case = Case.objects.select_related("clinic", "clinic__calibration").filter(pk=case_id).first()
     if case is None:
         return None
     participants, sessions, series = load_observations(case, now=now)
@@ -171,14 +174,14 @@ def _reconcile(case, result, sessions, now, notify):
         elif signal.holds:
             Signal.objects.filter(pk=signal.pk).update(holds=False)
 
-    CaseEvaluation.objects.update_or_create(
-        case=case,
-        defaults={
-            "risk_score": result.risk_score,
-            "summary": {pid: _summary_json(summary) for pid, summary in result.summaries.items()},
-            "evaluated_at": now,
-        },
-    )
+    verdict = {
+        "risk_score": result.risk_score,
+        "summary": {pid: _summary_json(summary) for pid, summary in result.summaries.items()},
+        "evaluated_at": now,
+    }
+    # One UPDATE in the usual case (the row exists); the case lock above makes the create safe.
+    if not CaseEvaluation.objects.filter(case=case).update(**verdict):
+        CaseEvaluation.objects.create(case=case, **verdict)
     alerts = [s.pk for s in to_notify if s.severity == Signal.Severity.ALERT]
     if alerts and not notify:
         Signal.objects.filter(pk__in=alerts).update(notified_at=now)

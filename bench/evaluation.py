@@ -1,0 +1,135 @@
+"""Benchmark of the re-evaluation task: one case's load + engine + reconciliation on PostgreSQL.
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/alliance .venv/bin/python bench/evaluation.py [--cases 200]
+
+Creates its own database `alliance_bench_eval` beside the one DATABASE_URL names (dropped at the
+end), seeds cases drawn from the engine's simulator (individuals, couples, families; ~10-20
+sessions each, item-level answers), then times `do_evaluate_case` — exactly what the Celery task
+runs — as median and p95 over every case: the first evaluation (flags created) and a repeat
+(nothing changes: the idempotent path the nightly sweep takes). It also prints the query count of
+one evaluation. It prints figures; it never passes or fails on time.
+"""
+
+import argparse
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+BENCH_DB = "alliance_bench_eval"
+
+
+def percentile(values, fraction):
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
+
+
+def recreate_database(url, drop_only=False):
+    import psycopg2
+
+    parts = urlsplit(url)
+    connection = psycopg2.connect(
+        host=parts.hostname, port=parts.port or 5432, user=parts.username, password=parts.password, dbname="postgres"
+    )
+    connection.autocommit = True
+    with connection.cursor() as cursor:
+        cursor.execute(f"DROP DATABASE IF EXISTS {BENCH_DB}")
+        if not drop_only:
+            cursor.execute(f"CREATE DATABASE {BENCH_DB}")
+    connection.close()
+
+
+def seed(count):
+    """`count` cases of simulated history, stored the way submissions store them."""
+    import numpy as np
+
+    from accounts.models import Clinic, User
+    from measures.management.commands.seed_demo import Command as Seed
+    from measures.simulation import PATTERNS, simulate_case
+    from sessions_app.models import Case, Participant
+
+    clinic = Clinic.objects.create(name="Bench clinic", slug="bench")
+    therapist = User.objects.create_user("bench@example.test", "x" * 12, full_name="Bench T", clinic=clinic)
+    instrument_seeder = Seed()
+    from measures.actions import get_clinic_instrument
+
+    instrument = get_clinic_instrument(clinic)
+    rng = np.random.default_rng(7)
+    from django.utils import timezone
+
+    today = timezone.localdate()
+    kinds = {"split_couple": "couple", "couple_completer": "couple", "family_completer": "family"}
+    cases = []
+    for number in range(count):
+        pattern = PATTERNS[number % len(PATTERNS)]
+        simulated = simulate_case(pattern, rng, int(rng.integers(10, 21)), case_id=f"B{number}")
+        n_sessions = max(len(obs) for obs in simulated.participants.values())
+        first_day = today - __import__("datetime").timedelta(days=7 * n_sessions)
+        case = Case.objects.create(
+            clinic=clinic, therapist=therapist, reference=f"B-{number}", kind=kinds.get(pattern, "individual")
+        )
+        participants = [
+            Participant.objects.create(case=case, display_name=f"Client {number}{chr(97 + i)}", language="en")
+            for i in range(len(simulated.participants))
+        ]
+        instrument_seeder._history(case, participants, simulated, first_day, instrument)
+        cases.append(case.pk)
+    return cases
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--cases", type=int, default=200)
+    args = parser.parse_args()
+    url = os.environ.get("DATABASE_URL", "")
+    if not url.startswith("postgres"):
+        print("bench/evaluation.py measures PostgreSQL: set DATABASE_URL=postgres://user@host:5432/name")
+        return 2
+    recreate_database(url)
+    os.environ["DATABASE_URL"] = urlunsplit(urlsplit(url)._replace(path=f"/{BENCH_DB}"))
+    os.environ["ALLIANCE_ENV"] = "test"
+    os.environ.pop("REDIS_URL", None)
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "alliance_site.settings")
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from measures.evaluation import do_evaluate_case
+    from measures.models import Response, Signal
+
+    try:
+        call_command("migrate", verbosity=0)
+        started = time.perf_counter()
+        cases = seed(args.cases)
+        print(
+            f"Seeded {len(cases)} cases, {Response.objects.count()} answered checks "
+            f"in {time.perf_counter() - started:.1f} s"
+        )
+        for label in ("first evaluation (flags opened)", "repeat evaluation (no change)"):
+            timings = []
+            for case_id in cases:
+                t0 = time.perf_counter()
+                do_evaluate_case(case_id, notify=False)
+                timings.append((time.perf_counter() - t0) * 1000)
+            print(
+                f"do_evaluate_case, {label}: median {statistics.median(timings):.1f} ms, "
+                f"p95 {percentile(timings, 0.95):.1f} ms, max {max(timings):.1f} ms over {len(timings)} cases"
+            )
+        with CaptureQueriesContext(connection) as queries:
+            do_evaluate_case(cases[len(cases) // 2], notify=False)
+        print(f"queries for one evaluation: {len(queries)}; open flags in the clinic: {Signal.objects.open().count()}")
+    finally:
+        connection.close()
+        recreate_database(url, drop_only=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
