@@ -6,16 +6,17 @@ in line with what the engine finds now — idempotently, so a retried or concurr
 nothing the second time.
 """
 
+import dataclasses
 import logging
-import statistics
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from sessions_app.models import Case, TherapySession
+from sessions_app.models import Case, Participant, TherapySession
 
 from . import engine
 from .definitions import SERIES
+from .engine.calibration import compute_calibration
 from .models import Answer, CaseEvaluation, ClinicCalibration, Instrument, Response, Signal, SignalAction
 
 logger = logging.getLogger(__name__)
@@ -39,6 +40,32 @@ def load_observations(case, *, now=None):
             "participant_id", "session_id", "goals", "tasks", "bond", "rupture"
         )
     }
+    return participants, sessions, _series(participants, sessions, responses)
+
+
+def load_clinic_observations(clinic, *, now=None):
+    """Every participant's series in the clinic (for calibration). Three queries in all."""
+    now = now or timezone.now()
+    participants = list(Participant.objects.filter(case__clinic=clinic, is_active=True))
+    sessions_by_case = {}
+    for session in TherapySession.objects.filter(
+        case__clinic=clinic, status__in=COUNTED, scheduled_start__lte=now
+    ).order_by("scheduled_start"):
+        sessions_by_case.setdefault(session.case_id, []).append(session)
+    responses = {
+        (r.participant_id, r.session_id): r
+        for r in Response.objects.filter(session__case__clinic=clinic).only(
+            "participant_id", "session_id", "goals", "tasks", "bond", "rupture"
+        )
+    }
+    series = []
+    for participant in participants:
+        sessions = sessions_by_case.get(participant.case_id, [])
+        series.extend(_series([participant], sessions, responses).values())
+    return series
+
+
+def _series(participants, sessions, responses):
     series = {}
     for participant in participants:
         observations = []
@@ -56,7 +83,7 @@ def load_observations(case, *, now=None):
                 )
             )
         series[str(participant.pk)] = observations
-    return participants, sessions, series
+    return series
 
 
 def engine_settings_for(clinic):
@@ -73,11 +100,14 @@ def engine_settings_for(clinic):
         reliability.update({k: v for k, v in calibration.reliability.items() if k in SERIES})
         spread.update({k: v for k, v in calibration.spread.items() if k in SERIES})
     defaults = engine.EngineSettings()
-    return engine.EngineSettings(
+    settings = engine.EngineSettings(
         cutoff=float(clinic.alliance_cutoff),
         reliability={**defaults.reliability, **reliability},
         spread={**defaults.spread, **spread},
     )
+    if calibration is not None and calibration.engagement_rate is not None:
+        settings = dataclasses.replace(settings, engagement_prior_rate=calibration.engagement_rate)
+    return settings
 
 
 def do_evaluate_case(case_id, *, now=None, notify=True):
@@ -221,62 +251,62 @@ def _summary_json(summary):
 
 # The clinic's own psychometrics ---------------------------------------------------------
 
-# Below these, a clinic's own estimates are noisier than the instrument's published defaults.
+# Below these, a clinic's own estimates are noisier than the instrument's defaults.
 CALIBRATION_MIN_RESPONSES = 100
-CALIBRATION_MIN_FIRST_SESSIONS = 30
+CALIBRATION_MIN_PARTICIPANTS = 30
 
 
 def do_calibrate_clinic(clinic, *, now=None):
-    """Estimate reliability (Cronbach's alpha over item answers) and spread (SD of each client's
-    first answered check) from the clinic's own data, and store them for the engine.
+    """Estimate the engine's reliability, spread and usual missed-check rate from the clinic's
+    own data, and Cronbach's alpha of each subscale's items for the clinic overview.
 
-    Returns the ClinicCalibration, or None while the clinic has too little data (the instrument's
-    defaults then stay in use). Re-running it on the same data gives the same numbers.
+    The engine's reliability is the share of first-session variance that is not session-to-session
+    noise (what the reliable-change index needs for repeated measurement of one person); alpha,
+    internal consistency, is reported beside it but not used, because two near-duplicate items give
+    an alpha near 1 that would make every wobble look "reliable". Spread is the SD of each client's
+    first answered check. Returns the ClinicCalibration, or None while the clinic has fewer than
+    100 answered checks from 30 clients (the instrument's defaults then stay in use).
     """
     instrument = Instrument.objects.latest_version(clinic.instrument_code)
     if instrument is None:
         return None
-    rated = {
-        item.code: item.subscale
-        for item in instrument.items.filter(kind="rating", audience="all", subscale__in=["goals", "tasks", "bond"])
-    }
-    rows = {}
-    for response_id, code, value in Answer.objects.filter(
-        response__session__case__clinic=clinic, response__instrument=instrument, item__code__in=rated
-    ).values_list("response_id", "item__code", "value"):
-        rows.setdefault(response_id, {})[code] = value
-    complete = [row for row in rows.values() if len(row) == len(rated)]
-    first_scores = _first_session_scores(clinic, instrument)
-    if len(complete) < CALIBRATION_MIN_RESPONSES or len(first_scores) < CALIBRATION_MIN_FIRST_SESSIONS:
+    answered = Response.objects.filter(session__case__clinic=clinic).count()
+    estimate = compute_calibration(load_clinic_observations(clinic, now=now), minimum=CALIBRATION_MIN_PARTICIPANTS)
+    if answered < CALIBRATION_MIN_RESPONSES or estimate is None:
         return None
-    codes = sorted(rated)
-    reliability = {"total": engine.compute_reliability([[row[c] for c in codes] for row in complete])}
-    for subscale in ("goals", "tasks", "bond"):
-        sub_codes = [c for c in codes if rated[c] == subscale]
-        reliability[subscale] = engine.compute_reliability([[row[c] for c in sub_codes] for row in complete])
-    spread = {series: statistics.stdev([float(s[series]) for s in first_scores]) for series in SERIES}
     calibration, _ = ClinicCalibration.objects.update_or_create(
         clinic=clinic,
         defaults={
             "instrument": instrument,
-            # A degenerate estimate (no variance) is left out; the instrument's default then applies.
-            "reliability": {k: round(v, 3) for k, v in reliability.items() if v is not None and 0 < v < 1},
-            "spread": {k: round(v, 3) for k, v in spread.items() if v > 0},
-            "responses": len(complete),
-            "first_sessions": len(first_scores),
+            "reliability": {k: round(v, 3) for k, v in estimate.reliability.items()},
+            "spread": {k: round(v, 3) for k, v in estimate.spread.items()},
+            "engagement_rate": round(estimate.engagement_rate, 3),
+            "alpha": compute_clinic_alpha(clinic, instrument),
+            "responses": answered,
+            "first_sessions": estimate.participants,
             "computed_at": now or timezone.now(),
         },
     )
     return calibration
 
 
-def _first_session_scores(clinic, instrument):
-    """Each participant's earliest answered check (goals/tasks/bond/total), one query."""
-    firsts = {}
-    for response in (
-        Response.objects.filter(session__case__clinic=clinic, instrument=instrument)
-        .order_by("participant_id", "session__scheduled_start")
-        .values("participant_id", "goals", "tasks", "bond", "total")
-    ):
-        firsts.setdefault(response["participant_id"], response)
-    return list(firsts.values())
+def compute_clinic_alpha(clinic, instrument):
+    """Cronbach's alpha per subscale (and over all rated items) from item-level answers. One query."""
+    rated = {
+        item.code: item.subscale
+        for item in instrument.items.all()
+        if item.kind == "rating" and item.audience == "all" and item.subscale in ("goals", "tasks", "bond")
+    }
+    rows = {}
+    for response_id, code, value in Answer.objects.filter(
+        response__session__case__clinic=clinic, response__instrument=instrument, item__code__in=rated
+    ).values_list("response_id", "item__code", "value"):
+        rows.setdefault(response_id, {})[code] = value
+    codes = sorted(rated)
+    complete = [row for row in rows.values() if len(row) == len(codes)]
+    groups = {"total": codes, **{sub: [c for c in codes if rated[c] == sub] for sub in ("goals", "tasks", "bond")}}
+    alpha = {
+        name: engine.compute_reliability([[row[c] for c in group] for row in complete])
+        for name, group in groups.items()
+    }
+    return {name: round(value, 3) for name, value in alpha.items() if value is not None}

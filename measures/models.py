@@ -248,8 +248,13 @@ class ClinicCalibration(models.Model):
 
     clinic = models.OneToOneField("accounts.Clinic", on_delete=models.CASCADE, related_name="calibration")
     instrument = models.ForeignKey(Instrument, on_delete=models.PROTECT)
+    # Used by the engine: reliability for change (1 − within-person noise / first-session variance),
+    # spread (SD of first-session scores), and the usual share of sessions without an answered check.
     reliability = models.JSONField(default=dict)
     spread = models.JSONField(default=dict)
+    engagement_rate = models.FloatField(null=True, blank=True)
+    # Cronbach's alpha per subscale, for the clinic overview (informational).
+    alpha = models.JSONField(default=dict)
     responses = models.PositiveIntegerField(default=0)
     first_sessions = models.PositiveIntegerField(default=0)
     computed_at = models.DateTimeField(default=timezone.now)

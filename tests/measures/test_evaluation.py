@@ -115,10 +115,21 @@ def test_a_clinic_with_enough_data_gets_its_own_reliability_and_spread():
     calibration = do_calibrate_clinic(clinic)
     assert calibration is not None and calibration.responses >= 100 and calibration.first_sessions >= 30
     assert set(calibration.reliability) == {"total", "goals", "tasks", "bond"}
-    assert all(0 < value < 1 for value in calibration.reliability.values())
+    assert all(0.3 <= value <= 0.97 for value in calibration.reliability.values())
     assert all(0 < value < 10 for value in calibration.spread.values())
+    assert set(calibration.alpha) == {"total", "goals", "tasks", "bond"}
+    assert 0 < calibration.engagement_rate < 0.5
     # The engine then uses the clinic's own estimates instead of the instrument's defaults.
-    assert engine_settings_for(clinic).reliability["total"] == calibration.reliability["total"]
+    settings = engine_settings_for(clinic)
+    assert settings.reliability["total"] == calibration.reliability["total"]
+    assert settings.engagement_prior_rate == calibration.engagement_rate
+    # Same data, same numbers.
+    again = do_calibrate_clinic(clinic)
+    assert (again.reliability, again.spread, again.alpha) == (
+        calibration.reliability,
+        calibration.spread,
+        calibration.alpha,
+    )
 
 
 def test_a_small_clinic_keeps_the_instruments_defaults(case):
