@@ -26,13 +26,14 @@ from .pages import load_case_page, load_caseload
 def caseload(request):
     form = CaseloadFilterForm(request.GET or None)
     filters = form.cleaned_data if form.is_valid() else {}
-    rows = load_caseload(
+    rows, page = load_caseload(
         request.user,
         flagged=filters.get("flagged", False),
         kind=filters.get("kind", ""),
         search=filters.get("q", ""),
+        page=request.GET.get("page", 1),
     )
-    context = {"rows": rows, "filter_form": form, "filtered": any(filters.values())}
+    context = {"rows": rows, "page": page, "filter_form": form, "filtered": any(filters.values())}
     return render(request, "dashboard/caseload.html", context)
 
 

@@ -122,3 +122,20 @@ def test_other_staff_see_none_of_the_therapists_cases(login, request, case, pers
     CaseEvaluation.objects.create(case=case, risk_score=90)
     body = login(request.getfixturevalue(persona)).get(URL).content.decode()
     assert case.reference not in body
+
+
+def test_a_long_caseload_is_paged_riskiest_first_keeping_the_filters(login, therapist):
+    from dashboard.pages import PAGE_SIZE
+    from tests.dashboard.bulk import bulk_caseload
+
+    built = bulk_caseload(therapist, cases=PAGE_SIZE + 5, sessions=1)
+    CaseEvaluation.objects.filter(case=built[3]).update(risk_score=100)
+    CaseEvaluation.objects.filter(case=built[4]).update(risk_score=0)
+    client = login(therapist)
+    first = client.get(URL, {"q": "bulk"}).content.decode()
+    assert f"{PAGE_SIZE + 5} active cases match the filter · page 1 of 2" in first
+    assert first.index(built[3].reference) < first.index(built[1].reference) and built[4].reference not in first
+    assert "?q=bulk&amp;page=2" in first
+    second = client.get(URL, {"q": "bulk", "page": 2}).content.decode()
+    assert built[4].reference in second and built[3].reference not in second
+    assert client.get(URL, {"page": "abc"}).status_code == 200
