@@ -125,7 +125,8 @@ def do_evaluate_case(case_id, *, now=None, notify=True):
     if case is None:
         return None
     participants, sessions, series = load_observations(case, now=now)
-    result = engine.compute_case(series, engine_settings_for(case.clinic))
+    labels = {str(p.pk): p.first_name for p in participants}
+    result = engine.compute_case(series, engine_settings_for(case.clinic), labels)
     for attempt in range(2):
         try:
             with transaction.atomic():
@@ -164,7 +165,10 @@ def _reconcile(case, result, sessions, now, notify):
         signal = open_by_key.get(key)
         if signal is not None:
             if rank > signal.severity_rank:
-                _update(signal, finding, session, now, severity=finding.severity, seen_at=None)
+                # A worse finding reopens an acknowledged flag: it needs a fresh look (and an alert email).
+                _update(
+                    signal, finding, session, now, severity=finding.severity, seen_at=None, status=Signal.Status.OPEN
+                )
                 SignalAction.objects.create(
                     signal=signal, action=SignalAction.Action.ESCALATED, severity=finding.severity, created_at=now
                 )

@@ -640,7 +640,10 @@ def _track_participant(
 
 
 def _split_states(
-    tracks: Mapping[str, _Track], settings: EngineSettings, th: _Thresholds
+    tracks: Mapping[str, _Track],
+    settings: EngineSettings,
+    th: _Thresholds,
+    labels: Mapping[str, str] | None = None,
 ) -> tuple[list[int], list[dict[str, _State]]]:
     """Per session of the case, the split-alliance state keyed by the lower member."""
     all_sessions = sorted({sn for track in tracks.values() for sn in track.sessions})
@@ -711,7 +714,8 @@ def _split_states(
                             },
                             message=(
                                 f"This client rates the alliance {_fmt(scores[low])}, "
-                                f"{_fmt(gap)} points below {high} ({_fmt(scores[high])}) — "
+                                f"{_fmt(gap)} points below {(labels or {}).get(high, high)} "
+                                f"({_fmt(scores[high])}) — "
                                 f"a gap wider than the {_fmt(threshold)} points that noise "
                                 "explains."
                             ),
@@ -778,13 +782,17 @@ def compute_risk(active: Sequence[Finding]) -> int:
 
 
 def compute_case(
-    participants: Mapping[str, Sequence[Observation]], settings: EngineSettings
+    participants: Mapping[str, Sequence[Observation]],
+    settings: EngineSettings,
+    labels: Mapping[str, str] | None = None,
 ) -> CaseResult:
     """Run every detector over one case (an individual, a couple or a family).
 
     ``participants`` maps participant id -> that participant's observations (sorted here by
     session number). The result is causal: findings at session k use observations up to k only.
     A case with one participant never yields split_alliance; split findings name the lower member.
+    ``labels`` (participant id -> a name a therapist knows) words messages that mention another
+    member; without it they use the id (as the replay does, whose ids are the clinic's own).
     """
     th = _thresholds(settings)
     tracks: dict[str, _Track] = {}
@@ -802,7 +810,7 @@ def compute_case(
         active.extend(still)
 
     if len(tracks) >= 2:
-        case_sessions, split = _split_states(tracks, settings, th)
+        case_sessions, split = _split_states(tracks, settings, th, labels)
         for pid, track in tracks.items():
             # a participant's split state, evaluated only up to their own last session
             last = track.sessions[-1] if track.sessions else None

@@ -211,6 +211,9 @@ def test_split_alliance_names_the_lower_member_and_needs_persistence():
     ]
     assert "high" in splits[-1].message and "6.0" in splits[-1].message
     assert not [f for f in result.findings if f.participant_id == "high"]
+    named = compute_case({"high": high, "low": falling}, SETTINGS, labels={"high": "Robin", "low": "Jordan"})
+    split = [f for f in named.findings if f.kind == KIND_SPLIT_ALLIANCE][-1]
+    assert "below Robin (" in split.message and "high" not in split.message
 
 
 def test_a_chronic_gap_between_partners_is_not_a_split_warning():

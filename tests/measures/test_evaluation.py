@@ -138,3 +138,31 @@ def test_a_small_clinic_keeps_the_instruments_defaults(case):
     give_history(case, [9, 8, 9])
     assert do_calibrate_clinic(case.clinic) is None
     assert engine_settings_for(case.clinic).reliability["total"] == 0.85
+
+
+def test_an_acknowledged_flag_that_gets_worse_is_reopened_and_emailed(
+    case, mailoutbox, django_capture_on_commit_callbacks
+):
+    participant = give_history(case, [9, 9, 8.5, 9, 9, 9, 6.5])
+    do_evaluate_case(case.pk)
+    flag = Signal.objects.get(case=case, kind="reliable_drop", status="open")
+    assert flag.severity != "alert"
+    Signal.objects.filter(pk=flag.pk).update(status="acknowledged", seen_at=flag.opened_at)
+    make_response(make_session(case, days_ago=0), participant, goals=3, tasks=3, bond=3)
+    with django_capture_on_commit_callbacks(execute=True):
+        do_evaluate_case(case.pk)
+    flag.refresh_from_db()
+    assert (flag.status, flag.severity, flag.seen_at) == ("open", "alert", None)
+    assert any("reliable drop" in message.subject.lower() for message in mailoutbox)
+
+
+def test_split_alliance_messages_name_the_other_partner_not_an_id(couple_case):
+    robin, jordan = couple_case.participants.order_by("pk")
+    for index, (high, low) in enumerate([(9, 9), (9, 9), (9, 8.5), (9, 9), (9, 5.5), (9, 5)]):
+        session = make_session(couple_case, days_ago=42 - 7 * index)
+        make_response(session, robin, goals=high, tasks=high, bond=high)
+        make_response(session, jordan, goals=low, tasks=low, bond=low)
+    do_evaluate_case(couple_case.pk)
+    split = Signal.objects.get(case=couple_case, kind="split_alliance")
+    assert split.participant == jordan
+    assert "below Robin (" in split.message and str(robin.pk) not in split.message
