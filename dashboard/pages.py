@@ -56,6 +56,11 @@ EVIDENCE_LABELS = {
     "probability": "chance under usual rate",
     "follows_signal": "after a score signal",
     "follows_ceiling": "after full marks",
+    "lower": "lower",
+    "higher": "higher",
+    "lower_total": "lower total",
+    "higher_total": "higher total",
+    "usual_gap": "usual gap",
 }
 
 
@@ -316,7 +321,7 @@ def load_case_page(case, *, now=None):
     people = {p.pk: p for p in participants}
     for signal in signals:
         signal.person = people.get(signal.participant_id)
-        signal.evidence_rows = evidence_rows(signal.evidence)
+        signal.evidence_rows = evidence_rows(signal.evidence, people)
     active = [p for p in participants if p.is_active]
     counted = [s for s in sessions if s.status in COUNTED and s.scheduled_start <= now]
     number_of = {s.pk: number for number, s in enumerate(counted, start=1)}
@@ -350,13 +355,22 @@ def load_case_page(case, *, now=None):
     }
 
 
-def evidence_rows(evidence):
-    """The engine's evidence as (label, text) pairs a therapist can read."""
+# Evidence values that are participant ids (split alliance): shown as the person's name.
+PERSON_KEYS = {"lower", "higher"}
+
+
+def evidence_rows(evidence, people=None):
+    """The engine's evidence as (label, text) pairs a therapist can read; ids become names."""
     rows = []
     for key, value in (evidence or {}).items():
         if value is None:
             continue
-        if isinstance(value, bool):
+        if key in PERSON_KEYS:
+            person = (people or {}).get(int(value)) if str(value).isdigit() else None
+            if person is None:
+                continue  # never show a bare database id
+            text = person.display_name
+        elif isinstance(value, bool):
             text = "yes" if value else "no"
         elif isinstance(value, float):
             text = f"{value:.2f}".rstrip("0").rstrip(".")

@@ -97,3 +97,14 @@ def test_a_chart_refers_to_no_other_host_and_escapes_names():
 def test_a_single_session_is_drawn_in_the_middle():
     svg = chart(x_labels=["1"], lines=[charts.Line("Robin", [8])])
     assert polylines(svg) == [] and "Robin, session 1: 8.0" in svg
+
+
+def test_split_evidence_shows_names_never_database_ids():
+    from types import SimpleNamespace
+
+    from dashboard.pages import evidence_rows
+
+    people = {41: SimpleNamespace(display_name="Robin Rivera"), 42: SimpleNamespace(display_name="Jordan Rivera")}
+    rows = dict(evidence_rows({"lower": "42", "higher": "41", "gap": 4.8}, people))
+    assert rows["lower"] == "Jordan Rivera" and rows["higher"] == "Robin Rivera" and rows["gap"] == "4.8"
+    assert "lower" not in dict(evidence_rows({"lower": "99"}, people))
