@@ -40,6 +40,12 @@ def tcp_reachable(url, default_port):
         return False
 
 
+@pytest.fixture(autouse=True)
+def fast_password_hashing(settings):
+    """Test users need a password, not a slow one (the default hasher costs ~0.5 s per user)."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @pytest.fixture
 def postgres(settings):
     """Skips (or fails under ALLIANCE_REQUIRE_SERVICES) unless the suite runs on PostgreSQL."""

@@ -19,11 +19,6 @@ LINK = re.compile(r"https?://[^/\s]+(/s/[A-Za-z0-9_\-]+/)")
 AXE = Path(__import__("axe_playwright_python").__file__).resolve().parent / "axe.min.js"
 
 
-@pytest.fixture(autouse=True)
-def fast_password_hashing(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 def emailed_link(case, mailoutbox, *, language="en"):
     """Record an attended session the way the app does and return the path of the emailed link."""
     participant = case.participants.first()

@@ -14,16 +14,22 @@ from tests.measures.test_worker import worker  # noqa: F401  (the real-worker fi
 ANSWERS = dict.fromkeys(("goals_focus", "goals_agree", "tasks_sense", "tasks_fit", "bond_heard", "bond_trust"), "3")
 
 
+def reset_pool():
+    """Close the broker connections and drop the pool; the next publish opens a fresh one."""
+    celery_app.pool.force_close_all()
+    celery_app._pool = None
+
+
 @pytest.fixture
 def broker_down():
     """Point the app at a port where nothing listens, with tasks really queued (not eager)."""
     saved = celery_app.conf.broker_url, celery_app.conf.task_always_eager
     celery_app.conf.broker_url = "redis://127.0.0.1:1/0"
     celery_app.conf.task_always_eager = False
-    celery_app.pool.force_close_all()
+    reset_pool()
     yield
     celery_app.conf.broker_url, celery_app.conf.task_always_eager = saved
-    celery_app.pool.force_close_all()
+    reset_pool()
 
 
 def submit_while_broker_is_down(client, case):
@@ -50,12 +56,12 @@ def test_a_submission_survives_a_down_broker(client, case, broker_down):
 def test_the_nightly_sweep_evaluates_what_the_down_broker_missed(client, case, worker, redis_url):  # noqa: F811
     saved = celery_app.conf.broker_url, celery_app.conf.task_always_eager
     celery_app.conf.broker_url, celery_app.conf.task_always_eager = "redis://127.0.0.1:1/0", False
-    celery_app.pool.force_close_all()
+    reset_pool()
     try:
         response, _ = submit_while_broker_is_down(client, case)
     finally:
         celery_app.conf.broker_url, celery_app.conf.task_always_eager = saved
-        celery_app.pool.force_close_all()
+        reset_pool()
     assert response.status_code == 302
     assert not CaseEvaluation.objects.filter(case=case).exists()
 

@@ -22,11 +22,6 @@ RATINGS = ("goals_focus", "goals_agree", "tasks_sense", "tasks_fit", "bond_heard
 LINK = re.compile(r"http://127\.0\.0\.1:8000(/s/([A-Za-z0-9_\-]+)/)")
 
 
-@pytest.fixture(autouse=True)
-def fast_password_hashing(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 @pytest.fixture
 def client():
     """A browser with an address of its own, so the rate-limit counters shared in the cache (Redis

@@ -20,11 +20,6 @@ SENT = datetime(2026, 3, 2, 18, 0, tzinfo=UTC)
 LINK = re.compile(r"(/s/[A-Za-z0-9_\-]{20,}/)")
 
 
-@pytest.fixture(autouse=True)
-def fast_password_hashing(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 @pytest.fixture
 def client():
     """A browser with an address of its own, so the rate-limit counters shared in the cache (Redis

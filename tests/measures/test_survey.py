@@ -21,12 +21,6 @@ from tests.builders import make_invitation, make_session
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture(autouse=True)
-def fast_password_hashing(settings):
-    """The personas' passwords are hashed with a fast hasher: these tests are about surveys."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 @pytest.fixture
 def client():
     """A browser with an address of its own, so the rate-limit counters shared in the cache (Redis
