@@ -232,37 +232,46 @@ def do_submit_response(invitation, values, *, items, note="", now=None):
             ).update(completed_at=now)
             if not claimed:
                 raise SurveyClosed("expired" if invitation.is_expired(now) else "completed")
-            response = Response.objects.create(
-                invitation=invitation,
-                session_id=invitation.session_id,
-                participant_id=invitation.participant_id,
-                instrument=items[0].instrument,
-                submitted_at=now,
-                goals=scores.goals,
-                tasks=scores.tasks,
-                bond=scores.bond,
-                total=scores.total,
-                shared=scores.shared,
-                rupture=scores.rupture,
-                note=note,
-            )
-            Answer.objects.bulk_create(
-                Answer(
-                    response=response,
-                    item=item,
-                    value=_stored_value(item, values.get(item.code)),
-                    text=values.get(item.code) or "" if item.kind == Item.Kind.TEXT else "",
-                    scale_min=0 if item.kind == Item.Kind.YES_NO else item.scale_min,
-                    scale_max=1 if item.kind == Item.Kind.YES_NO else item.scale_max,
-                )
-                for item in items
-                if values.get(item.code) not in (None, "")
-            )
+            response = store_response(invitation, items, values, scores=scores, submitted_at=now, note=note)
             queue_case_evaluation(invitation.session.case_id)
     except IntegrityError as exc:
         # A concurrent submission won the race on the response's unique constraints.
         raise SurveyClosed() from exc
     invitation.completed_at = now
+    return response
+
+
+def store_response(invitation, items, values, *, submitted_at, scores=None, note=""):
+    """Write a Response with its stored scores and one Answer per answered item. No checks, no
+    claim, no queueing: do_submit_response wraps it for clients; the demo seeding and the test
+    builders use it to lay down history exactly as a submission stores it."""
+    scores = scores or compute_scores(items, values)
+    response = Response.objects.create(
+        invitation=invitation,
+        session_id=invitation.session_id,
+        participant_id=invitation.participant_id,
+        instrument=items[0].instrument,
+        submitted_at=submitted_at,
+        goals=scores.goals,
+        tasks=scores.tasks,
+        bond=scores.bond,
+        total=scores.total,
+        shared=scores.shared,
+        rupture=scores.rupture,
+        note=note,
+    )
+    Answer.objects.bulk_create(
+        Answer(
+            response=response,
+            item=item,
+            value=_stored_value(item, values.get(item.code)),
+            text=(values.get(item.code) or "") if item.kind == Item.Kind.TEXT else "",
+            scale_min=0 if item.kind == Item.Kind.YES_NO else item.scale_min,
+            scale_max=1 if item.kind == Item.Kind.YES_NO else item.scale_max,
+        )
+        for item in items
+        if values.get(item.code) not in (None, "")
+    )
     return response
 
 

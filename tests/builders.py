@@ -7,9 +7,8 @@ from decimal import Decimal
 from django.utils import timezone
 
 from accounts.models import Clinic, User
-from measures.actions import do_issue_token, get_clinic_instrument, items_for_case
-from measures.models import Answer, InvitationToken, Response, SurveyInvitation
-from measures.scoring import compute_scores
+from measures.actions import do_issue_token, get_clinic_instrument, items_for_case, store_response
+from measures.models import InvitationToken, SurveyInvitation
 from sessions_app.models import Case, Participant, TherapySession
 
 PASSWORD = "correct-horse-battery"
@@ -73,7 +72,6 @@ def make_response(session, participant, goals=8, tasks=8, bond=8, rupture=False,
     case = session.case
     items = items_for_case(get_clinic_instrument(case.clinic), case)
     values = answer_values(items, goals, tasks, bond, rupture=rupture, discussed=discussed)
-    scores = compute_scores(items, values)
     invitation, _ = make_invitation(
         session,
         participant,
@@ -81,31 +79,7 @@ def make_response(session, participant, goals=8, tasks=8, bond=8, rupture=False,
         created_at=session.scheduled_start,
         days_valid=4,
     )
-    response = Response.objects.create(
-        invitation=invitation,
-        session=session,
-        participant=participant,
-        instrument=items[0].instrument,
-        submitted_at=session.scheduled_start + timedelta(hours=1),
-        goals=scores.goals,
-        tasks=scores.tasks,
-        bond=scores.bond,
-        total=scores.total,
-        shared=scores.shared,
-        rupture=scores.rupture,
-    )
-    Answer.objects.bulk_create(
-        Answer(
-            response=response,
-            item=item,
-            value=int(values[item.code]),
-            scale_min=0 if item.kind == "yes_no" else item.scale_min,
-            scale_max=1 if item.kind == "yes_no" else item.scale_max,
-        )
-        for item in items
-        if values.get(item.code) is not None
-    )
-    return response
+    return store_response(invitation, items, values, submitted_at=session.scheduled_start + timedelta(hours=1))
 
 
 def score(value):

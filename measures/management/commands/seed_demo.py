@@ -8,10 +8,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import Clinic, User
-from measures.actions import get_clinic_instrument, items_for_case
+from measures.actions import get_clinic_instrument, items_for_case, store_response
 from measures.evaluation import do_evaluate_case
-from measures.models import Answer, InvitationToken, Response, SurveyInvitation, hash_token
-from measures.scoring import compute_scores
+from measures.models import InvitationToken, SurveyInvitation, hash_token
 from measures.simulation import (
     PATTERN_CEILING,
     PATTERN_COMPLETER,
@@ -203,33 +202,9 @@ class Command(BaseCommand):
                 if obs is None or obs.goals is None:
                     continue  # a skipped check
                 values = _item_values(items, obs)
-                scores = compute_scores(items, values)
                 submitted = start + timedelta(hours=2)
                 SurveyInvitation.objects.filter(pk=invitation.pk).update(opened_at=submitted, completed_at=submitted)
-                response = Response.objects.create(
-                    invitation=invitation,
-                    session=session,
-                    participant=participant,
-                    instrument=instrument,
-                    submitted_at=submitted,
-                    goals=scores.goals,
-                    tasks=scores.tasks,
-                    bond=scores.bond,
-                    total=scores.total,
-                    shared=scores.shared,
-                    rupture=scores.rupture,
-                )
-                Answer.objects.bulk_create(
-                    Answer(
-                        response=response,
-                        item=item,
-                        value=int(value),
-                        scale_min=0 if item.kind == "yes_no" else item.scale_min,
-                        scale_max=1 if item.kind == "yes_no" else item.scale_max,
-                    )
-                    for item in items
-                    if (value := values.get(item.code)) is not None and item.kind != "text"
-                )
+                store_response(invitation, items, values, submitted_at=submitted)
 
     def _print_logins(self):
         self.stdout.write(self.style.SUCCESS(f"Demo logins (password for all: {DEMO_PASSWORD})"))
