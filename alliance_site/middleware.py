@@ -1,9 +1,12 @@
-"""Turns a database outage into a clear 503 page instead of a server error."""
+"""Request-wide concerns: a database outage answered with 503, no caching of staff pages, and
+staff times shown in the clinic's time zone."""
 
 import logging
+import zoneinfo
 
 from django.db import DatabaseError, InterfaceError, OperationalError
 from django.shortcuts import render
+from django.utils import timezone
 
 logger = logging.getLogger(__name__)
 
@@ -42,3 +45,24 @@ class NoStoreForSignedInMiddleware:
         if signed_in and not response.has_header("Cache-Control"):
             response["Cache-Control"] = "no-store"
         return response
+
+
+class ClinicTimeZoneMiddleware:
+    """Staff see dates and times in their clinic's time zone (stored times stay UTC).
+
+    The clinic row is the one the page header shows anyway, so this adds no query to a page.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        user = getattr(request, "user", None)
+        try:
+            clinic = user.clinic if user is not None and user.is_authenticated and user.clinic_id else None
+        except DatabaseError:
+            clinic = None  # the view meets the outage too and answers it with the 503 page
+        if clinic is None:
+            return self.get_response(request)
+        with timezone.override(zoneinfo.ZoneInfo(clinic.time_zone)):
+            return self.get_response(request)

@@ -150,6 +150,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "alliance_site.middleware.ServiceUnavailableMiddleware",
     "alliance_site.middleware.NoStoreForSignedInMiddleware",
+    "alliance_site.middleware.ClinicTimeZoneMiddleware",
 ]
 
 ROOT_URLCONF = "alliance_site.urls"
@@ -250,6 +251,7 @@ CELERY_TASK_SOFT_TIME_LIMIT = 90
 CELERY_BROKER_CONNECTION_TIMEOUT = 2
 CELERY_BROKER_TRANSPORT_OPTIONS = {"max_retries": 1, "interval_start": 0, "interval_step": 0.2}
 CELERY_TIMEZONE = "UTC"
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE = {
     "send-due-reminders": {
         "task": "measures.tasks.send_due_reminders",

@@ -11,6 +11,16 @@ class SessionStatusForm(forms.Form):
     )
 
 
+class ScheduleSessionForm(forms.Form):
+    """A new appointment, entered in the clinic's local time (the active time zone)."""
+
+    start = forms.DateTimeField(
+        label="Next session",
+        input_formats=["%Y-%m-%dT%H:%M"],
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+    )
+
+
 class CaseloadFilterForm(forms.Form):
     flagged = forms.BooleanField(required=False, label="Flagged only")
     kind = forms.ChoiceField(required=False, choices=[("", "Any kind"), *Case.Kind.choices], label="Kind")

@@ -15,9 +15,10 @@ from measures.actions import (
 )
 from measures.models import SignalAction
 from sessions_app.access import get_case_for_user, get_session_for_user
+from sessions_app.actions import SessionConflict, do_schedule_session
 from sessions_app.models import Case, TherapySession
 
-from .forms import CaseloadFilterForm, DigestPreferenceForm, ResolveSignalForm, SessionStatusForm
+from .forms import CaseloadFilterForm, DigestPreferenceForm, ResolveSignalForm, ScheduleSessionForm, SessionStatusForm
 from .pages import load_case_page, load_caseload
 
 
@@ -62,6 +63,23 @@ def record_session(request, session_id):
     if do_record_session(session, form.cleaned_data["status"], acting_user=request.user):
         messages.success(request, f"Session marked {session.get_status_display().lower()}.")
     return redirect(_sessions_anchor(session.case_id))
+
+
+@require_POST
+@therapist_required
+def schedule_session(request, case_id):
+    case = get_case_for_user(request.user, case_id, write=True)
+    form = ScheduleSessionForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Please give the date and time of the session.")
+        return redirect(_sessions_anchor(case.pk))
+    try:
+        session = do_schedule_session(case, form.cleaned_data["start"], acting_user=request.user)
+    except SessionConflict as conflict:
+        messages.error(request, str(conflict))
+    else:
+        messages.success(request, f"Session added for {session.scheduled_start:%a %-d %b %Y, %H:%M}.")
+    return redirect(_sessions_anchor(case.pk))
 
 
 @require_POST

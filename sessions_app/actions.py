@@ -1,6 +1,6 @@
 """State changes for cases, participants and sessions. Views, tasks and commands call these."""
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from .models import Case, Participant, TherapySession
@@ -21,9 +21,20 @@ def do_create_case(*, clinic, reference, kind, therapist, participants, opened_o
     return case
 
 
+class SessionConflict(ValueError):
+    """The case already has a session at that time, or is closed."""
+
+
 def do_schedule_session(case, scheduled_start, *, acting_user):
-    """Add a scheduled session to an active case."""
-    return TherapySession.objects.create(case=case, scheduled_start=scheduled_start)
+    """Add a scheduled session to an active case. Raises SessionConflict for a closed case or a
+    second session at the same moment (the unique constraint settles a double submit)."""
+    if case.status != Case.Status.ACTIVE:
+        raise SessionConflict("This case is closed.")
+    try:
+        with transaction.atomic():
+            return TherapySession.objects.create(case=case, scheduled_start=scheduled_start)
+    except IntegrityError as exc:
+        raise SessionConflict("There is already a session at that time.") from exc
 
 
 def do_set_session_status(session, status, *, acting_user):

@@ -40,7 +40,7 @@ def make_case(therapist, kind=Case.Kind.INDIVIDUAL, participants=None, reference
 
 
 def make_session(case, days_ago=0, status=TherapySession.Status.ATTENDED, **fields):
-    start = timezone.now() - timedelta(days=days_ago, hours=1)
+    start = fields.pop("scheduled_start", None) or timezone.now() - timedelta(days=days_ago, hours=1)
     return TherapySession.objects.create(case=case, scheduled_start=start, status=status, **fields)
 
 

@@ -1,0 +1,69 @@
+"""Scheduling the next session from the case page, in the clinic's own time zone."""
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+from django.urls import reverse
+
+from sessions_app.models import Case, TherapySession
+from tests.builders import make_session
+
+
+def url(case):
+    return reverse("dashboard:schedule_session", args=[case.pk])
+
+
+@pytest.fixture
+def new_york(clinic):
+    clinic.time_zone = "America/New_York"
+    clinic.save()
+    return clinic
+
+
+def test_the_therapist_adds_a_session_in_clinic_time(login, therapist, case, new_york):
+    response = login(therapist).post(url(case), {"start": "2026-12-03T17:30"})
+    assert response.status_code == 302
+    session = TherapySession.objects.get(case=case)
+    assert session.scheduled_start == datetime(2026, 12, 3, 17, 30, tzinfo=ZoneInfo("America/New_York"))
+    assert session.status == TherapySession.Status.SCHEDULED
+
+
+def test_the_case_page_shows_times_in_the_clinic_time_zone(login, therapist, case, new_york):
+    make_session(case, scheduled_start=datetime(2026, 12, 3, 22, 30, tzinfo=ZoneInfo("UTC")))
+    body = login(therapist).get(reverse("dashboard:case", args=[case.pk])).content.decode()
+    assert "3 Dec 2026, 17:30" in body and "time in America/New_York" in body
+
+
+def test_a_second_session_at_the_same_time_is_refused_with_a_message(login, therapist, case):
+    client = login(therapist)
+    client.post(url(case), {"start": "2026-12-03T17:30"})
+    response = client.post(url(case), {"start": "2026-12-03T17:30"}, follow=True)
+    assert "already a session at that time" in response.content.decode()
+    assert TherapySession.objects.filter(case=case).count() == 1
+
+
+def test_a_missing_or_malformed_time_is_refused(login, therapist, case):
+    response = login(therapist).post(url(case), {"start": "next tuesday"}, follow=True)
+    assert "Please give the date and time" in response.content.decode()
+    assert not TherapySession.objects.filter(case=case).exists()
+
+
+def test_a_closed_case_takes_no_new_sessions(login, therapist, case):
+    Case.objects.filter(pk=case.pk).update(status=Case.Status.COMPLETED, closed_on=case.opened_on)
+    response = login(therapist).post(url(case), {"start": "2026-12-03T17:30"}, follow=True)
+    assert "This case is closed" in response.content.decode()
+    assert not TherapySession.objects.filter(case=case).exists()
+
+
+def test_who_may_schedule(client, login, case, colleague, outsider, clinic_admin):
+    data = {"start": "2026-12-03T17:30"}
+    assert client.post(url(case), data)["Location"].startswith(reverse("accounts:login"))
+    assert login(colleague).post(url(case), data).status_code == 404
+    assert login(outsider).post(url(case), data).status_code == 404
+    assert login(clinic_admin).post(url(case), data).status_code == 403
+    assert not TherapySession.objects.filter(case=case).exists()
+
+
+def test_scheduling_needs_post(login, therapist, case):
+    assert login(therapist).get(url(case)).status_code == 405
