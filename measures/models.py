@@ -271,8 +271,10 @@ class SignalQuerySet(models.QuerySet):
         return self.filter(status__in=Signal.OPEN_STATUSES)
 
     def unseen_for(self, user):
-        """Open warning/alert flags on the user's own cases that they have not looked at."""
-        return self.filter(case__therapist=user, status=Signal.Status.OPEN, seen_at__isnull=True).exclude(
+        """Open warning/alert flags on the user's own active cases that they have not looked at."""
+        return self.filter(
+            case__therapist=user, case__status=Case.Status.ACTIVE, status=Signal.Status.OPEN, seen_at__isnull=True
+        ).exclude(
             severity=Signal.Severity.INFO
         )
 

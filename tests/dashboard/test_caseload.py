@@ -104,6 +104,8 @@ def test_the_header_counts_unseen_flags(login, therapist, case):
     make_signal(case, severity="alert")
     make_signal(case, kind="low_score", severity="warning")
     make_signal(case, kind="ceiling", severity="info")
+    closed = make_case(therapist, status="dropped_out", closed_on=case.opened_on)
+    make_signal(closed, severity="alert")  # a case that ended: nothing left to act on
     body = login(therapist).get(URL).content.decode()
     assert '2<span class="visually-hidden"> new flags</span>' in body
 

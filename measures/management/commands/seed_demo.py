@@ -25,6 +25,7 @@ from measures.simulation import (
     PATTERN_V_RUPTURE,
     simulate_case,
 )
+from sessions_app.actions import do_close_case
 from sessions_app.models import Case, Participant, TherapySession
 
 DEMO_SLUG = "demo"
@@ -36,6 +37,7 @@ THERAPISTS = [
     ("priya@demo.alliance.test", "Priya Nair"),
 ]
 # (pattern, how many) — the demo shows every pattern the engine knows, ~40 cases in all.
+# The last case of each pattern named in CLOSED is history: it ended as that outcome.
 PLAN = [
     (PATTERN_GRADUAL_DECLINE, 4),
     (PATTERN_SUDDEN_DROP, 3),
@@ -49,6 +51,11 @@ PLAN = [
     (PATTERN_COUPLE_COMPLETER, 3),
     (PATTERN_FAMILY_COMPLETER, 2),
 ]
+CLOSED = {
+    PATTERN_GRADUAL_DECLINE: Case.Status.DROPPED_OUT,
+    PATTERN_SUDDEN_DROP: Case.Status.DROPPED_OUT,
+    PATTERN_COMPLETER: Case.Status.COMPLETED,
+}
 KIND_OF = {
     PATTERN_SPLIT_COUPLE: Case.Kind.COUPLE,
     PATTERN_COUPLE_COMPLETER: Case.Kind.COUPLE,
@@ -127,7 +134,7 @@ class Command(BaseCommand):
         number = 0
         name_index = 0
         for pattern, count in PLAN:
-            for _ in range(count):
+            for index in range(count):
                 number += 1
                 simulated = simulate_case(pattern, rng, int(rng.integers(6, 16)), case_id=f"D{number:03d}")
                 kind = KIND_OF.get(pattern, Case.Kind.INDIVIDUAL)
@@ -159,6 +166,9 @@ class Command(BaseCommand):
                         )
                     )
                 self._history(case, participants, simulated, first_day, instrument)
+                if pattern in CLOSED and index == count - 1:
+                    do_close_case(case, CLOSED[pattern], closed_on=today, acting_user=None)
+                    continue
                 # An upcoming session, so the caseload shows the next appointment.
                 TherapySession.objects.create(
                     case=case, scheduled_start=self._at(first_day + timedelta(days=7 * n_sessions), clinic)
