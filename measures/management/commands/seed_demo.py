@@ -1,5 +1,6 @@
 """Build the deterministic demo clinic. Running it again changes nothing."""
 
+import zoneinfo
 from datetime import datetime, time, timedelta
 
 import numpy as np
@@ -181,7 +182,8 @@ class Command(BaseCommand):
         )
 
     def _at(self, day, clinic):
-        return timezone.make_aware(datetime.combine(day, time(10, 0)), timezone.get_default_timezone())
+        # 10:00 at the clinic, whatever the server's zone or the season.
+        return datetime.combine(day, time(10, 0), tzinfo=zoneinfo.ZoneInfo(clinic.time_zone))
 
     def _history(self, case, participants, simulated, first_day, instrument):
         items = items_for_case(instrument, case)
