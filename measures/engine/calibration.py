@@ -39,8 +39,15 @@ def _value(obs: Observation, series: str) -> float | None:
     return obs.total if series == "total" else getattr(obs, series)
 
 
+def _is_censored(a: float, b: float, scale: tuple[float, float]) -> bool:
+    low, high = scale
+    return (a >= high - 1e-9 and b >= high - 1e-9) or (a <= low + 1e-9 and b <= low + 1e-9)
+
+
 def compute_calibration(
-    series_list: Iterable[Sequence[Observation]], minimum: int = 30
+    series_list: Iterable[Sequence[Observation]],
+    minimum: int = 30,
+    scale: tuple[float, float] = (0.0, 10.0),
 ) -> Calibration | None:
     """Estimate per-series reliability and spread from many participants' observations.
 
@@ -48,6 +55,11 @@ def compute_calibration(
     qualify or the estimates are degenerate, so that the caller keeps its defaults. Spread is the
     SD of each participant's first answered check; reliability is clipped to [0.3, 0.97]. The
     engagement rate (sessions missed or without a check) is clipped to [0.02, 0.5].
+
+    Two successive checks both at the same end of ``scale`` (full marks twice) are censored: the
+    scale hides how far they really differ, and counting their zero difference as "no noise"
+    would make a caseload with many full-mark clients look precise, so that every other client's
+    ordinary ups and downs would pass for reliable drops. They are left out of the noise.
     """
     firsts: dict[str, list[float]] = {s: [] for s in SERIES}
     squares: dict[str, list[float]] = {s: [] for s in SERIES}
@@ -63,13 +75,19 @@ def compute_calibration(
         for series in SERIES:
             values = [_value(o, series) for o in checks]
             firsts[series].append(values[0])
-            squares[series].extend((b - a) ** 2 for a, b in zip(values, values[1:], strict=False))
+            squares[series].extend(
+                (b - a) ** 2
+                for a, b in zip(values, values[1:], strict=False)
+                if not _is_censored(a, b, scale)
+            )
     if used < minimum:
         return None
     reliability: dict[str, float] = {}
     spread: dict[str, float] = {}
     for series in SERIES:
         sd_first = statistics.stdev(firsts[series])
+        if not squares[series]:
+            return None
         ordered = sorted(squares[series])
         kept = ordered[: max(1, int(len(ordered) * TRIM_SHARE))]
         within = math.fsum(kept) / len(kept) / (2 * TRIMMED_CHI2_MEAN)

@@ -140,6 +140,8 @@ class EngineSettings:
     engagement_prior_rate: float = 0.10
     engagement_prior_sessions: float = 10.0
     engagement_alpha: float = 0.002
+    # After a ceiling run (full marks carry no information) a run this improbable is enough.
+    engagement_alpha_ceiling: float = 0.02
     missed_run: int = 2
     # Engagement lapses within this many sessions after a score signal escalate.
     escalation_window: int = 4

@@ -545,7 +545,14 @@ def _track_participant(
             elif probability <= settings.engagement_alpha:
                 run_level = WARNING
             follows_drop = last_score_signal >= run_start - settings.escalation_window
-            follows_ceiling = ceiling_before_run and run >= settings.missed_run
+            # after full marks the scores cannot warn, so a run of lapses needs less evidence
+            # than usual, but still evidence against this client's own habits: a client who
+            # often skips a check is not disengaging when they skip two after full marks
+            follows_ceiling = (
+                ceiling_before_run
+                and run >= settings.missed_run
+                and probability <= settings.engagement_alpha_ceiling
+            )
             follows = follows_drop or follows_ceiling
             evidence = {
                 "run": run,

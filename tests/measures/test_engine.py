@@ -211,7 +211,9 @@ def test_split_alliance_names_the_lower_member_and_needs_persistence():
     ]
     assert "high" in splits[-1].message and "6.0" in splits[-1].message
     assert not [f for f in result.findings if f.participant_id == "high"]
-    named = compute_case({"high": high, "low": falling}, SETTINGS, labels={"high": "Robin", "low": "Jordan"})
+    named = compute_case(
+        {"high": high, "low": falling}, SETTINGS, labels={"high": "Robin", "low": "Jordan"}
+    )
     split = [f for f in named.findings if f.kind == KIND_SPLIT_ALLIANCE][-1]
     assert "below Robin (" in split.message and "high" not in split.message
 
@@ -370,3 +372,44 @@ def test_calibration_learns_noise_and_spread_from_the_caseload():
     assert settings.reliability == calm.reliability
     assert settings.cutoff == SETTINGS.cutoff
     assert apply_calibration(SETTINGS, None) is SETTINGS
+
+
+def _sem(calibration, series_name="total"):
+    spread = calibration.spread[series_name]
+    return spread * math.sqrt(1 - calibration.reliability[series_name])
+
+
+@pytest.mark.parametrize("ceiling_share", [0.0, 0.2, 0.4])
+def test_full_marks_twice_in_a_row_do_not_pass_for_precision(ceiling_share):
+    """Clients at the top of the scale hide their noise; the within-person noise (SEM) learnt
+    from a caseload must not shrink because many clients give full marks every time."""
+    rng = np.random.default_rng(1)
+    n_top = int(300 * ceiling_share)
+    varying = [
+        series(*[float(np.clip(level + rng.normal(0, 0.6), 0, 10)) for _ in range(10)])
+        for level in rng.normal(7, 0.8, size=300 - n_top)
+    ]
+    at_top = [series(*[10.0] * 10) for _ in range(n_top)]
+    calibration = compute_calibration(varying + at_top)
+    assert _sem(calibration) == pytest.approx(0.6, rel=0.2)
+
+
+@pytest.mark.parametrize(
+    ("name", "spec", "flagged"),
+    [
+        ("full marks, then two skips from a client who never skips", (10,) * 10 + (".", "."), True),
+        (
+            "full marks, then two skips from a client who often skips",
+            (10, ".", 10, 10, ".", 10, ".", 10, 10, ".", 10, 10, ".", 10, 10, ".", "."),
+            False,
+        ),
+        (
+            "full marks, then three skips from that client",
+            (10, ".", 10, 10, ".", 10, ".", 10, 10, ".", 10, 10, ".", 10, 10, ".", ".", "."),
+            True,
+        ),
+    ],
+)
+def test_lapses_after_full_marks_are_weighed_against_the_clients_own_habits(name, spec, flagged):
+    result = run(*spec)
+    assert (KIND_MISSED_CHECKS in kinds(result, FLAGS)) is flagged, name
