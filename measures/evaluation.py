@@ -22,7 +22,7 @@ from .models import Answer, CaseEvaluation, ClinicCalibration, Instrument, Respo
 logger = logging.getLogger(__name__)
 
 # Sessions that count in a participant's series: those that took place or were missed.
-COUNTED = (TherapySession.Status.ATTENDED, TherapySession.Status.NO_SHOW, TherapySession.Status.LATE_CANCELLED)
+COUNTED = TherapySession.COUNTED
 
 
 def _float(value):
@@ -33,7 +33,7 @@ def load_observations(case, *, now=None):
     """participant id (str) → list[engine.Observation], in session order. Three queries."""
     now = now or timezone.now()
     participants = list(case.participants.filter(is_active=True))
-    sessions = list(case.sessions.filter(status__in=COUNTED, scheduled_start__lte=now).order_by("scheduled_start"))
+    sessions = TherapySession.counted(case.sessions.filter(status__in=COUNTED, scheduled_start__lte=now), now)
     responses = {
         (r.participant_id, r.session_id): r
         for r in Response.objects.filter(session__case=case).only(

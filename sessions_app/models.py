@@ -106,6 +106,8 @@ class TherapySession(models.Model):
         NO_SHOW = "no_show", "No-show"
 
     MISSED = (Status.NO_SHOW, Status.LATE_CANCELLED)
+    # Sessions that count in a client's series and its numbering: those that took place or were missed.
+    COUNTED = (Status.ATTENDED, Status.NO_SHOW, Status.LATE_CANCELLED)
 
     case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="sessions")
     scheduled_start = models.DateTimeField()
@@ -128,3 +130,12 @@ class TherapySession(models.Model):
     @property
     def is_missed(self):
         return self.status in self.MISSED
+
+    @classmethod
+    def counted(cls, sessions, now):
+        """The sessions that count, in order: session number k is the k-th of this list. The one
+        definition the engine's input, the charts and the session table all number by."""
+        return sorted(
+            (s for s in sessions if s.status in cls.COUNTED and s.scheduled_start <= now),
+            key=lambda s: s.scheduled_start,
+        )
