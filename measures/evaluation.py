@@ -121,28 +121,34 @@ def do_evaluate_case(case_id, *, now=None, notify=True):
     (the demo seeding: history is not news).
     """
     now = now or timezone.now()
-    case = Case.objects.select_related("clinic", "clinic__calibration").filter(pk=case_id).first()
-    if case is None:
-        return None
-    participants, sessions, series = load_observations(case, now=now)
-    labels = {str(p.pk): p.first_name for p in participants}
-    result = engine.compute_case(series, engine_settings_for(case.clinic), labels)
     for attempt in range(2):
         try:
             with transaction.atomic():
+                # Lock the case first, then read: an evaluation that started before a newer one
+                # committed would otherwise apply its older verdict on top (flags flicker, alerts
+                # are emailed twice). PostgreSQL row lock; SQLite serialises writers anyway.
+                case = (
+                    Case.objects.select_for_update(of=("self",))
+                    .select_related("clinic", "clinic__calibration")
+                    .filter(pk=case_id)
+                    .first()
+                )
+                if case is None:
+                    return None
+                participants, sessions, series = load_observations(case, now=now)
+                labels = {str(p.pk): p.first_name for p in participants}
+                result = engine.compute_case(series, engine_settings_for(case.clinic), labels)
                 _reconcile(case, result, sessions, now, notify)
-            break
+            return result
         except IntegrityError:
             # A concurrent evaluation of the same case won on SQLite (no row locks); its
             # outcome is the same as ours, so one retry sees it and changes nothing.
             if attempt:
                 raise
-    return result
+    return None
 
 
 def _reconcile(case, result, sessions, now, notify):
-    # Serialise evaluations of one case (PostgreSQL row lock; SQLite serialises writers anyway).
-    Case.objects.select_for_update().filter(pk=case.pk).first()
     session_by_number = dict(enumerate(sessions, start=1))
     active = {(int(f.participant_id), f.kind): f for f in result.active}
     signals = list(

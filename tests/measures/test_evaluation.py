@@ -166,3 +166,46 @@ def test_split_alliance_messages_name_the_other_partner_not_an_id(couple_case):
     split = Signal.objects.get(case=couple_case, kind="split_alliance")
     assert split.participant == jordan
     assert "below Robin (" in split.message and str(robin.pk) not in split.message
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_evaluation_never_applies_a_verdict_older_than_a_committed_one(postgres, case, monkeypatch):
+    """A slow evaluation that read the data before a newer submission must not overwrite the
+    newer evaluation's flags with its stale verdict (which would clear and later reopen them)."""
+    from measures import evaluation
+
+    participant = give_history(case, [9, 9, 8.5, 9, 9, 9])
+    do_evaluate_case(case.pk)
+    in_engine, release = threading.Event(), threading.Event()
+    real_compute = evaluation.engine.compute_case
+
+    def slow_compute(*args, **kwargs):
+        result = real_compute(*args, **kwargs)
+        if threading.current_thread().name == "slow":
+            in_engine.set()
+            release.wait(10)
+        return result
+
+    monkeypatch.setattr(evaluation.engine, "compute_case", slow_compute)
+
+    def evaluate():
+        try:
+            do_evaluate_case(case.pk)
+        finally:
+            connection.close()
+
+    slow = threading.Thread(target=evaluate, name="slow")
+    slow.start()
+    assert in_engine.wait(10)
+    make_response(make_session(case, days_ago=0), participant, goals=3, tasks=3, bond=3)  # a newer check
+    fresh = threading.Thread(target=evaluate, name="fresh")
+    fresh.start()
+    fresh.join(1)  # with the lock it waits for the slow one; without it, it finishes first
+    release.set()
+    slow.join(15)
+    fresh.join(15)
+    assert Signal.objects.filter(case=case, kind="reliable_drop", status="open").exclude(severity="info").exists()
+    assert not SignalAction.objects.filter(signal__case=case, action="cleared").exists()
+    before = snapshot(case)
+    do_evaluate_case(case.pk)
+    assert snapshot(case) == before
