@@ -261,9 +261,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "measures.tasks.nightly_sweep",
         "schedule": crontab(hour=2, minute=15),
     },
+    # Hourly: each therapist's digest goes out at the first run at or after 06:30 in their
+    # clinic's time zone (dashboard/digests.py); the task is a no-op for everyone else.
     "send-digests": {
         "task": "dashboard.tasks.send_digests",
-        "schedule": crontab(hour=6, minute=30),
+        "schedule": crontab(minute=30),
     },
 }
 
@@ -305,7 +307,10 @@ LOGGING = {
     },
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {
-        # The dev server logs every request line; the filter strips survey tokens from it.
+        # Django's own default handlers know nothing of the redaction filter: every Django logger
+        # (django.request logs "Not Found: /s/<token>/", django.server each request line) goes
+        # through the filtered console handler instead.
+        "django": {"handlers": ["console"], "level": "INFO", "propagate": False},
         "django.server": {"handlers": ["console"], "level": "INFO", "propagate": False},
     },
 }
