@@ -2,7 +2,7 @@ import pytest
 from django.core.management import call_command
 
 from accounts.models import User
-from measures.models import CaseEvaluation, Response, Signal
+from measures.models import CaseEvaluation, InvitationToken, Response, Signal
 from sessions_app.models import Case, TherapySession
 
 
@@ -26,6 +26,8 @@ def test_seed_demo_builds_the_clinic_once(capsys):
     # The demo shows the patterns the engine knows: a split alliance and declines are flagged.
     assert Signal.objects.filter(kind="split_alliance").exists()
     assert Signal.objects.filter(kind__in=["reliable_drop", "sustained_decline"], severity="alert").exists()
+    # Demo history stores no link at all, so no demo survey can be reached by guessing.
+    assert not InvitationToken.objects.exists()
     call_command("seed_demo")
     assert counts() == first
     assert "already seeded" in capsys.readouterr().out

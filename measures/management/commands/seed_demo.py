@@ -11,7 +11,7 @@ from django.utils import timezone
 from accounts.models import Clinic, User
 from measures.actions import get_clinic_instrument, items_for_case, store_response
 from measures.evaluation import do_evaluate_case
-from measures.models import InvitationToken, SurveyInvitation, hash_token
+from measures.models import SurveyInvitation
 from measures.simulation import (
     PATTERN_CEILING,
     PATTERN_COMPLETER,
@@ -208,9 +208,7 @@ class Command(BaseCommand):
                     sent_at=start + timedelta(hours=1),
                     expires_at=start + timedelta(days=case.clinic.invitation_expiry_days, hours=1),
                 )
-                InvitationToken.objects.create(
-                    invitation=invitation, token_hash=hash_token(f"demo-{session.pk}-{participant.pk}"), purpose="email"
-                )
+                # No link is stored for history: a guessable demo token would open a real survey.
                 if obs is None or obs.goals is None:
                     continue  # a skipped check
                 values = _item_values(items, obs)
