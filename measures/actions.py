@@ -31,6 +31,7 @@ from .scoring import compute_scores
 logger = logging.getLogger(__name__)
 
 TOKEN_BYTES = 24  # 192 bits of randomness, URL-safe
+TABLET_LINK_LIFETIME = timedelta(hours=2)
 
 
 class SurveyClosed(Exception):
@@ -196,16 +197,35 @@ def enqueue_safely(task, *args):
     return True
 
 
-def lookup_invitation(token):
-    """The invitation a link token belongs to, with its case and clinic, or None if unknown."""
+def lookup_invitation(token, *, now=None):
+    """The invitation a link token belongs to, with its case and clinic, or None if unknown.
+
+    A tablet link works only for TABLET_LINK_LIFETIME: it lives in a shared device's history.
+    """
     if not token or len(token) > 100:
         return None
+    now = now or timezone.now()
     link = (
         InvitationToken.objects.select_related("invitation__participant", "invitation__session__case__clinic")
         .filter(token_hash=hash_token(token))
+        .exclude(purpose=InvitationToken.Purpose.TABLET, created_at__lt=now - TABLET_LINK_LIFETIME)
         .first()
     )
     return link.invitation if link else None
+
+
+def do_revoke_tablet_links(invitation_ids, *, keep_invitation_id=None):
+    """Revoke the tablet links of a room's unanswered invitations (all, or all but the current
+    person's), so the device's history opens nobody's survey once that turn or the room is over.
+    Answered ones keep theirs: the link then only says "already answered"."""
+    links = InvitationToken.objects.filter(
+        invitation_id__in=invitation_ids,
+        invitation__completed_at__isnull=True,
+        purpose=InvitationToken.Purpose.TABLET,
+    )
+    if keep_invitation_id is not None:
+        links = links.exclude(invitation_id=keep_invitation_id)
+    links.delete()
 
 
 def do_mark_opened(invitation, *, now=None):

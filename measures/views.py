@@ -36,10 +36,12 @@ from accounts.access import therapist_required
 from sessions_app.access import get_session_for_user
 
 from .actions import (
+    TABLET_LINK_LIFETIME,
     SurveyClosed,
     do_ensure_room_invitation,
     do_issue_token,
     do_mark_opened,
+    do_revoke_tablet_links,
     do_submit_response,
     get_clinic_instrument,
     items_for_case,
@@ -55,7 +57,8 @@ logger = logging.getLogger(__name__)
 LANGUAGES = ("en", "es")
 ROOM_KEY = "survey_room"
 LANGUAGE_COOKIE = "survey_lang"
-ROOM_SECONDS = 2 * 60 * 60  # a forgotten tablet stops offering surveys after two hours
+# A forgotten tablet stops offering surveys after two hours, and its links stop working.
+ROOM_SECONDS = int(TABLET_LINK_LIFETIME.total_seconds())
 
 
 def _private(response):
@@ -175,7 +178,7 @@ def complete_now(request, session_id, participant_id):
             continue  # already answered or expired: not asked again
     case_id = session.case_id
     logout(request)  # flushes the therapist's session: nothing of theirs is reachable from here on
-    request.session[ROOM_KEY] = {"queue": queue, "case": case_id}
+    request.session[ROOM_KEY] = {"queue": queue, "case": case_id, "all": list(queue)}
     request.session.set_expiry(ROOM_SECONDS)
     return _open_next_in_room(request)
 
@@ -220,6 +223,7 @@ def _handover_refused(request, session, participant, reason):
 
 def _end_room(request):
     room = request.session.get(ROOM_KEY) or {}
+    do_revoke_tablet_links(room.get("all", []))  # the tablet's history opens no survey any more
     request.session.flush()
     target = reverse("dashboard:case", args=[room["case"]]) if "case" in room else reverse("accounts:home")
     return _private(redirect_to_login(target))
@@ -245,5 +249,7 @@ def _open_next_in_room(request):
     # Later presses can only reach people after this one: the queue only ever shrinks.
     room["queue"] = room["queue"][room["queue"].index(invitation.pk) + 1 :]
     request.session[ROOM_KEY] = room
+    # The previous person's turn is over: their link in the tablet's history stops working.
+    do_revoke_tablet_links(room.get("all", []), keep_invitation_id=invitation.pk)
     token = do_issue_token(invitation, InvitationToken.Purpose.TABLET)
     return _private(redirect("measures:survey", token=token))

@@ -6,6 +6,7 @@ from datetime import timedelta
 from unittest import mock
 
 import pytest
+import time_machine
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
@@ -187,7 +188,8 @@ def test_pressing_next_with_nobody_left_ends_the_room_at_the_sign_in_page(login,
     assert "Jordan, how was today" in client.get(jordan_url).content.decode()
     again = client.post(reverse("measures:room_next"))
     assert again["Location"].startswith(reverse("accounts:login")) and ROOM_KEY not in client.session
-    assert InvitationToken.objects.filter(purpose=InvitationToken.Purpose.TABLET).count() == 2
+    # Both were issued, and both were revoked with the room: neither answered.
+    assert not InvitationToken.objects.filter(purpose=InvitationToken.Purpose.TABLET).exists()
 
 
 def test_finishing_the_room_leaves_only_the_sign_in_page(login, therapist, couple_case):
@@ -312,3 +314,27 @@ def test_an_expired_check_has_no_qr_code(login, therapist, case):
     response = login(therapist).get(url)
     assert response.status_code == 409 and "expired" in response.content.decode()
     assert InvitationToken.objects.count() == 1
+
+
+def test_the_tablets_history_opens_no_survey_once_a_turn_or_the_room_is_over(login, therapist, couple_case):
+    session = make_session(couple_case)
+    robin, jordan = couple_case.participants.all()
+    client = login(therapist)
+    robin_url = client.post(complete_now_url(session, robin))["Location"]
+    assert client.get(robin_url).status_code == 200
+    jordan_url = client.post(reverse("measures:room_next"))["Location"]  # Robin walked away unanswered
+    assert client.get(robin_url).status_code == 404  # Jordan cannot go back and answer as Robin
+    assert client.get(jordan_url).status_code == 200
+    client.post(reverse("measures:room_end"))
+    assert client.get(jordan_url).status_code == 404  # nor can whoever picks the tablet up next
+    assert not InvitationToken.objects.filter(purpose=InvitationToken.Purpose.TABLET).exists()
+    # The emailed links are untouched: both can still answer from their own phones.
+    assert SurveyInvitation.objects.filter(session=session, completed_at__isnull=True).count() == 2
+
+
+def test_a_tablet_link_stops_working_after_two_hours(login, therapist, case):
+    session = make_session(case)
+    client = login(therapist)
+    url = client.post(complete_now_url(session, case.participants.get()))["Location"]
+    with time_machine.travel(timezone.now() + timedelta(hours=2, minutes=1)):
+        assert client.get(url).status_code == 404
