@@ -1,38 +1,65 @@
-"""The therapist's digest email: open flags and unanswered checks, first names and links only."""
+"""The therapist's digest email: per case, first names with counts and a link, nothing else.
+
+Beat runs the task hourly; each therapist gets the digest at the first run at or after
+DIGEST_TIME in their clinic's time zone (weekly ones on that zone's Monday), once per local day.
+"""
 
 import logging
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import time, timedelta
+from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import transaction
+from django.db.models import Q
 from django.template.loader import render_to_string
 from django.urls import reverse
 
-from accounts.models import User
+from accounts.models import Clinic, User
 from measures.models import Signal, SurveyInvitation
-from sessions_app.models import Case
+from sessions_app.models import Case, TherapySession
 
 logger = logging.getLogger(__name__)
 
+DIGEST_TIME = time(6, 30)  # clinic-local
 PERIOD = {User.Digest.DAILY: timedelta(days=1), User.Digest.WEEKLY: timedelta(days=7)}
+
+
+@dataclass
+class DigestPerson:
+    first_name: str
+    flags: int = 0
+    unanswered: int = 0
 
 
 @dataclass
 class DigestCase:
     url: str
-    flags: list = field(default_factory=list)  # (first name, flag kind label, severity)
-    unanswered: dict = field(default_factory=dict)  # first name -> count
+    people: dict = field(default_factory=dict)  # participant id -> DigestPerson
+
+    def person(self, participant):
+        if participant.pk not in self.people:
+            self.people[participant.pk] = DigestPerson(participant.first_name)
+        return self.people[participant.pk]
+
+
+def clinic_today(time_zone, now):
+    """The clinic's local date at `now`: the day a digest belongs to (User.last_digest_on)."""
+    return now.astimezone(ZoneInfo(time_zone)).date()
 
 
 def compute_digest(user, *, now):
     """What the user's digest lists, per case (ordered by case id): two queries.
 
-    Open warning/alert flags of their active cases, and the checks of the digest's period
-    (a day, or a week) still unanswered. Nothing else about the client than a first name.
+    Per participant, a count of the open warning/alert flags of the user's active cases, and
+    a count of unanswered checks: those still open past the clinic's reminder_after_days (the
+    client already got the reminder), and those that expired unanswered during the digest's
+    period (a day, or a week). Checks of sessions no longer attended are left out.
+    Nothing about the client but a first name: no kinds of flag, no scores, no notes.
     """
     period = PERIOD.get(user.digest, PERIOD[User.Digest.DAILY])
+    clinic = user.clinic
     cases = Case.objects.filter(therapist=user, status=Case.Status.ACTIVE)
     by_case = {}
 
@@ -46,32 +73,37 @@ def compute_digest(user, *, now):
         .filter(case__in=cases)
         .exclude(severity=Signal.Severity.INFO)
         .select_related("participant")
-        .order_by("case_id", "-opened_at")
+        .order_by("case_id", "participant_id")
     )
     for flag in flags:
-        entry(flag.case_id).flags.append((flag.participant.first_name, flag.get_kind_display(), flag.severity))
+        entry(flag.case_id).person(flag.participant).flags += 1
+    overdue = Q(expires_at__gt=now, created_at__lte=now - timedelta(days=clinic.reminder_after_days))
+    expired = Q(expires_at__gt=now - period, expires_at__lte=now)
     invitations = (
         SurveyInvitation.objects.filter(
-            session__case__in=cases, completed_at__isnull=True, created_at__gte=now - period, created_at__lte=now
+            overdue | expired,
+            session__case__in=cases,
+            session__status=TherapySession.Status.ATTENDED,
+            completed_at__isnull=True,
         )
         .select_related("participant", "session")
-        .order_by("session__case_id", "created_at")
+        .order_by("session__case_id", "participant_id")
     )
     for invitation in invitations:
-        unanswered = entry(invitation.session.case_id).unanswered
-        name = invitation.participant.first_name
-        unanswered[name] = unanswered.get(name, 0) + 1
+        entry(invitation.session.case_id).person(invitation.participant).unanswered += 1
     return [by_case[case_id] for case_id in sorted(by_case)]
 
 
 def do_send_digest(user, *, now):
-    """Email the user their digest for today (UTC), at most once a day. Returns True if one was sent.
+    """Email the user their digest for today (in their clinic's time zone), at most once a day.
+    Returns True if one was sent.
 
-    The day is claimed with a conditional update on User.last_digest_on in the same transaction
-    as the sending, so two beat runs (or a retried task) send one email; a failed send rolls the
-    claim back and the next run tries again. Nothing to report sends nothing (the day stays claimed).
+    The day is claimed with a conditional update on User.last_digest_on (the clinic-local date)
+    in the same transaction as the sending, so two beat runs (or a retried task) send one email;
+    a failed send rolls the claim back and the next run tries again. Nothing to report sends
+    nothing (the day stays claimed).
     """
-    today = now.date()
+    today = clinic_today(user.clinic.time_zone, now)
     with transaction.atomic():
         claimed = (
             User.objects.filter(pk=user.pk, is_active=True).exclude(last_digest_on=today).update(last_digest_on=today)
@@ -81,11 +113,12 @@ def do_send_digest(user, *, now):
         cases = compute_digest(user, now=now)
         if not cases:
             return False
+        people = [person for case in cases for person in case.people.values()]
         context = {
             "user": user,
             "cases": cases,
-            "flag_count": sum(len(c.flags) for c in cases),
-            "unanswered_count": sum(sum(c.unanswered.values()) for c in cases),
+            "flag_count": sum(person.flags for person in people),
+            "unanswered_count": sum(person.unanswered for person in people),
             "weekly": user.digest == User.Digest.WEEKLY,
             "settings_url": settings.SITE_URL + reverse("dashboard:notification_settings"),
         }
@@ -96,11 +129,18 @@ def do_send_digest(user, *, now):
 
 
 def due_digest_users(*, now):
-    """Therapists whose digest is due today: daily ones every day, weekly ones on Mondays."""
-    today = now.date()
-    choices = [User.Digest.DAILY] + ([User.Digest.WEEKLY] if today.weekday() == 0 else [])
+    """Therapists whose digest is due at `now`: it is DIGEST_TIME or later in their clinic's time
+    zone, they have not had today's (local) digest, and today is their day (daily: every day;
+    weekly: the clinic's Monday). Two queries: the clinics' time zones, then the users."""
+    due = Q(pk__in=[])
+    for time_zone in Clinic.objects.order_by().values_list("time_zone", flat=True).distinct():
+        local = now.astimezone(ZoneInfo(time_zone))
+        if local.time() < DIGEST_TIME:
+            continue
+        choices = [User.Digest.DAILY] + ([User.Digest.WEEKLY] if local.weekday() == 0 else [])
+        due |= Q(clinic__time_zone=time_zone, digest__in=choices) & ~Q(last_digest_on=local.date())
     return (
-        User.objects.filter(role=User.Role.THERAPIST, is_active=True, clinic__isnull=False, digest__in=choices)
-        .exclude(last_digest_on=today)
+        User.objects.filter(due, role=User.Role.THERAPIST, is_active=True, clinic__isnull=False)
+        .select_related("clinic")
         .order_by("pk")
     )

@@ -12,7 +12,8 @@ logger = logging.getLogger(__name__)
 
 @shared_task
 def send_digests():
-    """Beat, daily at 06:30 UTC: each therapist whose digest is due gets it, once a day."""
+    """Beat, hourly at :30: each therapist whose digest is due (06:30 or later in their clinic's
+    time zone) gets it, once per clinic-local day."""
     now = timezone.now()
     sent = 0
     for user in due_digest_users(now=now):

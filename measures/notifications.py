@@ -38,12 +38,14 @@ def send_invitation_email(invitation, *, reminder):
 
 
 def send_flag_alert_email(signal):
-    """One alert email: the client's first name, the kind of flag and a link — no scores, no notes."""
+    """One alert email: the client's first name and a link, nothing else about them.
+
+    Not even the kind of flag: subjects show on lock screens and phone previews.
+    """
     therapist = signal.case.therapist
     context = {
         "therapist": therapist,
         "first_name": signal.participant.first_name,
-        "kind": signal.get_kind_display(),
         "url": settings.SITE_URL + reverse("dashboard:case", args=[signal.case_id]),
     }
     subject = render_to_string("measures/email/flag_alert_subject.txt", context).strip()
