@@ -9,9 +9,11 @@ import secrets
 from datetime import timedelta
 
 from django.db import IntegrityError, transaction
+from django.db.models import F, Value
+from django.db.models.functions import Greatest
 from django.utils import timezone
 
-from sessions_app.actions import do_set_session_status
+from sessions_app.actions import do_close_case, do_set_session_status
 from sessions_app.models import Case, TherapySession
 
 from .definitions import DefinitionError, bundled_definitions, read_definition
@@ -32,6 +34,10 @@ logger = logging.getLogger(__name__)
 
 TOKEN_BYTES = 24  # 192 bits of randomness, URL-safe
 TABLET_LINK_LIFETIME = timedelta(hours=2)
+
+
+class SessionNotRecordable(ValueError):
+    """The session cannot take this status (closed case, or a session still to come)."""
 
 
 class SurveyClosed(Exception):
@@ -168,17 +174,44 @@ def do_issue_token(invitation, purpose):
 
 
 @transaction.atomic
-def do_record_session(session, status, *, acting_user):
+def do_record_session(session, status, *, acting_user, now=None):
     """Mark a session attended / no-show / cancelled. Attended sessions get their checks.
 
-    Any change re-evaluates the case on commit (a no-show is evidence too).
+    Raises SessionNotRecordable for a closed case, or for "attended"/"no-show"/"late cancel" on
+    a session that has not started yet (its clients would be asked about a session to come).
+    Moving a session away from "attended" closes its unanswered checks. Any change re-evaluates
+    the case on commit (a no-show is evidence too).
     """
+    now = now or timezone.now()
+    if session.case.status != Case.Status.ACTIVE:
+        raise SessionNotRecordable("This case is closed.")
+    if status in TherapySession.COUNTED and session.scheduled_start > now:
+        raise SessionNotRecordable("This session has not taken place yet.")
+    was_attended = session.status == TherapySession.Status.ATTENDED
     changed = do_set_session_status(session, status, acting_user=acting_user)
     if status == TherapySession.Status.ATTENDED:
         do_create_invitations(session)
+    elif was_attended:
+        expire_open_invitations(SurveyInvitation.objects.filter(session=session), now)
     if changed:
         queue_case_evaluation(session.case_id)
     return changed
+
+
+@transaction.atomic
+def do_end_case(case, status, *, closed_on=None, acting_user, now=None):
+    """Close a case (completed / dropped out / transferred) and its unanswered checks."""
+    do_close_case(case, status, closed_on=closed_on, acting_user=acting_user)
+    expire_open_invitations(SurveyInvitation.objects.filter(session__case=case), now or timezone.now())
+    return case
+
+
+def expire_open_invitations(invitations, now):
+    """End unanswered invitations now: their links then say "expired", no reminder goes out."""
+    # The database requires expiry after creation, even for one created this very microsecond.
+    return invitations.filter(completed_at__isnull=True, expires_at__gt=now).update(
+        expires_at=Greatest(Value(now), F("created_at") + timedelta(microseconds=1))
+    )
 
 
 def queue_case_evaluation(case_id):

@@ -23,6 +23,8 @@ from .models import Response, Signal, SurveyInvitation
 logger = logging.getLogger(__name__)
 
 SWEEP_WINDOW = timedelta(days=14)
+# Checks are created late only for recent sessions: the email asks about "today's session".
+LATE_CHECK_WINDOW = timedelta(days=2)
 
 
 @shared_task
@@ -34,13 +36,18 @@ def evaluate_case(case_id):
 def send_invitation(invitation_id):
     """Email a participant their link, once."""
     now = timezone.now()
-    claimed = SurveyInvitation.objects.filter(
-        pk=invitation_id, sent_at__isnull=True, completed_at__isnull=True, expires_at__gt=now
-    ).update(sent_at=now)
-    if not claimed:
-        return
-    invitation = SurveyInvitation.objects.select_related("participant", "session__case__clinic").get(pk=invitation_id)
-    notifications.send_invitation_email(invitation, reminder=False)
+    # Claim and send in one transaction: if the mail server refuses, the claim is undone and the
+    # next reminders run sends the first email instead of it being lost.
+    with transaction.atomic():
+        claimed = SurveyInvitation.objects.filter(
+            pk=invitation_id, sent_at__isnull=True, completed_at__isnull=True, expires_at__gt=now
+        ).update(sent_at=now)
+        if not claimed:
+            return
+        invitation = SurveyInvitation.objects.select_related("participant", "session__case__clinic").get(
+            pk=invitation_id
+        )
+        notifications.send_invitation_email(invitation, reminder=False)
 
 
 @shared_task
@@ -59,7 +66,7 @@ def send_due_reminders():
     ).exclude(participant__email="")
     unsent = open_invitations.filter(channel=SurveyInvitation.Channel.EMAIL, sent_at__isnull=True)
     for invitation_id in unsent.values_list("pk", flat=True):
-        send_invitation(invitation_id)
+        _one_at_a_time(send_invitation, invitation_id)
     reminded = 0
     for clinic in Clinic.objects.only("pk", "reminder_after_days"):
         due = open_invitations.filter(
@@ -69,9 +76,18 @@ def send_due_reminders():
             created_at__lte=now - timedelta(days=clinic.reminder_after_days),
         )
         for invitation_id in due.values_list("pk", flat=True):
-            reminded += _send_reminder(invitation_id, now)
+            reminded += _one_at_a_time(_send_reminder, invitation_id, now) or 0
     logger.info("reminders: %d sent", reminded)
     return reminded
+
+
+def _one_at_a_time(send, invitation_id, *args):
+    """One refused address must not hold up everyone else's email: log it (by id only) and go on."""
+    try:
+        return send(invitation_id, *args)
+    except Exception:  # SMTP and template errors alike; the claim was rolled back, retried next run
+        logger.exception("email for invitation %s failed; it will be retried", invitation_id)
+        return None
 
 
 def _send_reminder(invitation_id, now):
@@ -92,20 +108,24 @@ def _send_reminder(invitation_id, now):
 def nightly_sweep():
     """Catch up on what a down broker or a missed click left undone, then re-evaluate.
 
-    1. attended sessions of the last two weeks with no invitations get them;
+    1. attended sessions of the last two days with no invitations get them;
     2. every active case with a session or response in that window is re-evaluated, so a
        submission made while Redis was down is evaluated here at the latest;
     3. each clinic's own reliability and spread estimates are refreshed (used from tomorrow).
     """
     now = timezone.now()
     since = now - SWEEP_WINDOW
-    missing = TherapySession.objects.filter(
-        status=TherapySession.Status.ATTENDED,
-        scheduled_start__gte=since,
-        scheduled_start__lte=now,
-        case__status=Case.Status.ACTIVE,
-    ).exclude(Exists(SurveyInvitation.objects.filter(session=OuterRef("pk"))))
-    for session in missing.select_related("case__clinic"):
+    missing = list(
+        TherapySession.objects.filter(
+            status=TherapySession.Status.ATTENDED,
+            scheduled_start__gte=now - LATE_CHECK_WINDOW,
+            scheduled_start__lte=now,
+            case__status=Case.Status.ACTIVE,
+        )
+        .exclude(Exists(SurveyInvitation.objects.filter(session=OuterRef("pk"))))
+        .select_related("case__clinic")
+    )
+    for session in missing:
         do_create_invitations(session)
     recent_cases = set(
         TherapySession.objects.filter(scheduled_start__gte=since, scheduled_start__lte=now).values_list(

@@ -9,10 +9,12 @@ import pytest
 import time_machine
 from django.test import Client
 
+from measures import notifications
 from measures.actions import do_create_invitations
 from measures.models import InvitationToken, SurveyInvitation
-from measures.tasks import send_due_reminders
+from measures.tasks import send_due_reminders, send_invitation
 from sessions_app.models import Participant, TherapySession
+from tests.builders import make_invitation, make_session
 
 pytestmark = pytest.mark.django_db
 
@@ -96,8 +98,8 @@ def test_the_clinic_can_remind_sooner(emailed, mailoutbox, clinic):
 
 
 def test_a_failed_send_releases_the_claim_so_the_next_run_retries(emailed, mailoutbox):
-    with mock.patch("measures.notifications.send_mail", side_effect=OSError("SMTP down")), pytest.raises(OSError):
-        run_at(SENT + timedelta(days=2, hours=1))
+    with mock.patch("measures.notifications.send_mail", side_effect=OSError("SMTP down")):
+        assert run_at(SENT + timedelta(days=2, hours=1)) == 0  # logged, not raised: the others still go
     emailed.refresh_from_db()
     assert emailed.reminded_at is None
     assert not InvitationToken.objects.filter(purpose=InvitationToken.Purpose.REMINDER).exists()
@@ -115,3 +117,37 @@ def test_the_reminder_link_and_the_first_link_complete_the_same_check_once(email
         assert client.post(reminder, {**answers, "rupture": "no", "lang": "en"}).status_code == 302
         assert client.get(first).status_code == 410  # the first email's link now says "already answered"
     assert run_at(SENT + timedelta(days=3)) == 0
+
+
+def test_one_refused_address_does_not_hold_up_the_other_reminders(emailed, mailoutbox, caplog):
+    other_session = make_session(emailed.session.case, scheduled_start=SENT - timedelta(hours=2))
+    other, _ = make_invitation(
+        other_session, emailed.participant, created_at=emailed.created_at, expires_at=emailed.expires_at,
+        sent_at=emailed.sent_at,
+    )
+    refused = emailed.pk
+    real_send = notifications.send_invitation_email
+
+    def send(invitation, *, reminder):
+        if invitation.pk == refused:
+            raise OSError("550 mailbox unavailable")
+        return real_send(invitation, reminder=reminder)
+
+    with mock.patch("measures.notifications.send_invitation_email", side_effect=send):
+        assert run_at(SENT + timedelta(days=2, hours=1)) == 1
+    other.refresh_from_db()
+    emailed.refresh_from_db()
+    assert other.reminded_at is not None and emailed.reminded_at is None
+    assert f"invitation {refused} failed" in caplog.text and emailed.participant.email not in caplog.text
+
+
+def test_a_first_email_that_failed_is_sent_by_the_next_run(case, mailoutbox):
+    session = make_session(case, days_ago=0)
+    invitation, _ = make_invitation(session, case.participants.get())
+    with mock.patch("measures.notifications.send_mail", side_effect=OSError("SMTP down")), pytest.raises(OSError):
+        send_invitation(invitation.pk)
+    invitation.refresh_from_db()
+    assert invitation.sent_at is None and mailoutbox == []
+    send_due_reminders()
+    invitation.refresh_from_db()
+    assert invitation.sent_at is not None and len(mailoutbox) == 1

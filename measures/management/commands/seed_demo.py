@@ -9,7 +9,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import Clinic, User
-from measures.actions import get_clinic_instrument, items_for_case, store_response
+from measures.actions import do_end_case, get_clinic_instrument, items_for_case, store_response
 from measures.evaluation import do_evaluate_case
 from measures.models import SurveyInvitation
 from measures.simulation import (
@@ -26,7 +26,6 @@ from measures.simulation import (
     PATTERN_V_RUPTURE,
     simulate_case,
 )
-from sessions_app.actions import do_close_case
 from sessions_app.models import Case, Participant, TherapySession
 
 DEMO_SLUG = "demo"
@@ -168,7 +167,7 @@ class Command(BaseCommand):
                     )
                 self._history(case, participants, simulated, first_day, instrument)
                 if pattern in CLOSED and index == count - 1:
-                    do_close_case(case, CLOSED[pattern], closed_on=today, acting_user=None)
+                    do_end_case(case, CLOSED[pattern], closed_on=today, acting_user=None)
                     continue
                 # An upcoming session, so the caseload shows the next appointment.
                 TherapySession.objects.create(

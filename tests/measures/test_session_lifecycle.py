@@ -1,0 +1,77 @@
+"""A check lives only as long as its session counts as attended and its case is open."""
+
+from datetime import timedelta
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from measures.actions import SessionNotRecordable, do_end_case, do_issue_token, do_record_session
+from measures.models import SurveyInvitation
+from measures.tasks import nightly_sweep, send_due_reminders
+from sessions_app.models import Case, TherapySession
+from tests.builders import make_invitation, make_session
+
+
+def test_a_session_still_to_come_cannot_be_marked_attended(case, therapist, mailoutbox):
+    future = make_session(case, scheduled_start=timezone.now() + timedelta(days=3), status="scheduled")
+    for status in ("attended", "no_show", "late_cancelled"):
+        with pytest.raises(SessionNotRecordable, match="not taken place yet"):
+            do_record_session(future, status, acting_user=therapist)
+    assert do_record_session(future, "cancelled", acting_user=therapist)  # cancelling ahead is fine
+    assert not SurveyInvitation.objects.exists() and mailoutbox == []
+
+
+def test_a_closed_cases_sessions_cannot_be_recorded(case, therapist):
+    session = make_session(case, status="scheduled")
+    Case.objects.filter(pk=case.pk).update(status="completed", closed_on=case.opened_on)
+    session.case.refresh_from_db()
+    with pytest.raises(SessionNotRecordable, match="closed"):
+        do_record_session(session, "attended", acting_user=therapist)
+
+
+def test_unmarking_attended_closes_the_unanswered_checks(client, case, therapist):
+    session = make_session(case, status="scheduled")
+    do_record_session(session, "attended", acting_user=therapist)
+    invitation = SurveyInvitation.objects.get(session=session)
+    token = do_issue_token(invitation, "email")
+    url = reverse("measures:survey", args=[token])
+    assert client.get(url).status_code == 200
+    do_record_session(session, "cancelled", acting_user=therapist)
+    response = client.get(url)
+    assert response.status_code == 410 and "expired" in response.content.decode()
+    invitation.refresh_from_db()
+    assert invitation.expires_at > invitation.created_at  # the database's rule still holds
+
+
+def test_no_reminder_for_a_check_whose_session_was_unmarked(case, therapist, mailoutbox):
+    session = make_session(case, days_ago=3, status="scheduled")
+    invitation, _ = make_invitation(
+        session,
+        case.participants.get(),
+        sent_at=timezone.now() - timedelta(days=3),
+        created_at=timezone.now() - timedelta(days=3),
+    )
+    TherapySession.objects.filter(pk=session.pk).update(status="attended")
+    session.refresh_from_db()
+    do_record_session(session, "no_show", acting_user=therapist)
+    assert send_due_reminders() == 0 and mailoutbox == []
+
+
+def test_ending_a_case_closes_its_unanswered_checks(client, case):
+    session = make_session(case)
+    _, token = make_invitation(session, case.participants.get())
+    do_end_case(case, Case.Status.DROPPED_OUT, acting_user=None)
+    case.refresh_from_db()
+    assert case.status == "dropped_out" and case.closed_on is not None
+    assert client.get(reverse("measures:survey", args=[token])).status_code == 410
+
+
+def test_the_sweep_gives_checks_only_to_recent_sessions(case, caplog, mailoutbox):
+    recent = make_session(case, days_ago=1)
+    old = make_session(case, days_ago=6)
+    caplog.set_level("INFO", logger="measures.tasks")
+    nightly_sweep()
+    assert SurveyInvitation.objects.filter(session=recent).count() == 1
+    assert not SurveyInvitation.objects.filter(session=old).exists()
+    assert "1 sessions given checks" in caplog.text
