@@ -719,12 +719,9 @@ def _split_states(
                                 "usual_gap": _round(usual_gap),
                                 "threshold": _round(threshold),
                             },
-                            message=(
-                                f"This client rates the alliance {_fmt(scores[low])}, "
-                                f"{_fmt(gap)} points below {(labels or {}).get(high, high)} "
-                                f"({_fmt(scores[high])}) — "
-                                f"a gap wider than the {_fmt(threshold)} points that noise "
-                                "explains."
+                            message=_split_message(
+                                is_split, held, scores[low], scores[high],
+                                (labels or {}).get(high, high), gap, usual_gap, threshold,
                             ),
                         )
         prev_pair_flag.update(is_split_now)
@@ -733,6 +730,22 @@ def _split_states(
         result.append(state)
         prev = state
     return all_sessions, result
+
+
+def _split_message(
+    is_split: bool, held: bool, low: float, high: float, other: str,
+    gap: float, usual_gap: float, threshold: float,
+) -> str:
+    """The sentence for a split-alliance state; each claim matches its evidence."""
+    where = f"This client rates the alliance {_fmt(low)}, {_fmt(gap)} points below {other} ({_fmt(high)})"
+    if is_split:
+        return (
+            f"{where}: the gap between them grew from a usual {_fmt(usual_gap)} by more than "
+            f"the {_fmt(threshold)} points that noise explains."
+        )
+    if held:
+        return f"{where}: the gap that opened recently has not closed (usually {_fmt(usual_gap)})."
+    return f"{where}, a gap they have had from the start (usually {_fmt(usual_gap)})."
 
 
 def _raise(

@@ -226,6 +226,31 @@ def test_a_chronic_gap_between_partners_is_not_a_split_warning():
     assert KIND_SPLIT_ALLIANCE not in kinds(result, FLAGS)
 
 
+def test_split_messages_say_only_what_their_evidence_shows():
+    """Each split sentence matches its numbers: "more than the noise" only when the gap really
+    grew by more than the threshold; a chronic or held-over gap is described as such."""
+    from measures.simulation import simulate_cohort
+
+    splits = [
+        finding
+        for case in simulate_cohort(400, seed=11)
+        if len(case.participants) > 1
+        for finding in compute_case(case.participants, SETTINGS).findings
+        if finding.kind == KIND_SPLIT_ALLIANCE
+    ]
+    chronic = compute_case({"a": series(*[9] * 10), "b": series(*[6.5] * 10)}, SETTINGS).findings
+    splits += [f for f in chronic if f.kind == KIND_SPLIT_ALLIANCE]
+    assert len({f.message.split(":")[-1][:20] for f in splits}) >= 2  # more than one kind of sentence
+    for finding in splits:
+        evidence = finding.evidence
+        grown = evidence["gap"] - evidence["usual_gap"]
+        if "noise explains" in finding.message:
+            assert grown >= evidence["threshold"] - 0.01, (finding.message, evidence)
+        else:
+            assert "has not closed" in finding.message or "from the start" in finding.message
+        assert f"{evidence['gap']:.1f} points below" in finding.message
+
+
 @pytest.mark.parametrize("spec", [SUDDEN_DROP, V_SHAPED, GRADUAL_DECLINE, SILENT, STABLE_HIGH])
 def test_a_single_participant_case_never_has_a_split_alliance(spec):
     assert KIND_SPLIT_ALLIANCE not in kinds(run(*spec))
