@@ -19,8 +19,6 @@ from . import charts
 
 SPARK_CHECKS = 10
 PAGE_SIZE = 50
-# Sessions that count in a participant's series, as in measures.evaluation.
-COUNTED = (TherapySession.Status.ATTENDED, TherapySession.Status.NO_SHOW, TherapySession.Status.LATE_CANCELLED)
 TRENDS = {
     "up": ("↑", "rising"),
     "down": ("↓", "falling"),
@@ -323,7 +321,7 @@ def load_case_page(case, *, now=None):
         signal.person = people.get(signal.participant_id)
         signal.evidence_rows = evidence_rows(signal.evidence, people)
     active = [p for p in participants if p.is_active]
-    counted = [s for s in sessions if s.status in COUNTED and s.scheduled_start <= now]
+    counted = TherapySession.counted(sessions, now)  # numbered as the engine numbers them
     number_of = {s.pk: number for number, s in enumerate(counted, start=1)}
     flags_by_session = {}
     for signal in signals:
@@ -480,11 +478,12 @@ def chart_table(active, counted, rows):
     """The charts' figures as rows: session number, date, status, then per person G/T/B/total."""
     by_session = {row.session.pk: row for row in rows}
     table = []
-    for number, session in enumerate(counted, start=1):
-        cells = {c.participant.pk: c for c in by_session[session.pk].checks}
+    for session in counted:
+        row = by_session[session.pk]
+        cells = {c.participant.pk: c for c in row.checks}
         scores = []
         for participant in active:
             response = cells[participant.pk].response if participant.pk in cells else None
             scores.append(response)
-        table.append({"number": number, "session": session, "scores": scores})
+        table.append({"number": row.number, "session": session, "scores": scores})
     return table
