@@ -6,8 +6,14 @@ from sessions_app.models import Case, TherapySession
 
 
 class SessionStatusForm(forms.Form):
+    # The statuses a therapist records, with the short labels of the case page's buttons.
     status = forms.ChoiceField(
-        choices=[(s.value, s.label) for s in TherapySession.Status if s != TherapySession.Status.SCHEDULED]
+        choices=[
+            (TherapySession.Status.ATTENDED.value, "Attended"),
+            (TherapySession.Status.NO_SHOW.value, "No-show"),
+            (TherapySession.Status.LATE_CANCELLED.value, "Late cancel"),
+            (TherapySession.Status.CANCELLED.value, "Cancelled"),
+        ]
     )
 
 

@@ -62,6 +62,14 @@ EVIDENCE_LABELS = {
 }
 
 
+RUPTURE_LABELS = {
+    Response.Rupture.UNRESOLVED: "something felt off",
+    Response.Rupture.TALKED_THROUGH: "felt off, talked through",
+}
+# Check states "Send check" acts on: a missing invitation is created, an open one is re-sent.
+SENDABLE_STATES = ("not sent", "waiting", "sent")
+
+
 def _severity_order(signal):
     return (-signal.severity_rank, signal.opened_at)
 
@@ -278,6 +286,15 @@ class CheckCell:
             return "expired"
         return "sent" if self.invitation.sent_at else "waiting"
 
+    @property
+    def rupture_label(self):
+        """The client's answer to "did something feel off?", in the page's words ("" for no)."""
+        return RUPTURE_LABELS.get(self.response.rupture, "") if self.response is not None else ""
+
+    @property
+    def has_unresolved_rupture(self):
+        return self.response is not None and self.response.rupture == Response.Rupture.UNRESOLVED
+
 
 @dataclass
 class SessionRow:
@@ -285,6 +302,8 @@ class SessionRow:
     number: int | None
     checks: list
     flags: list
+    # (status, short label) the therapist may record now: empty on a closed case or read-only.
+    record_choices: list = field(default_factory=list)
 
     @property
     def has_notes(self):
@@ -294,12 +313,19 @@ class SessionRow:
     def is_attended(self):
         return self.session.status == TherapySession.Status.ATTENDED
 
+    @property
+    def has_open_checks(self):
+        """Something for "Send check" to do: an attended session with a check neither answered nor expired."""
+        return self.is_attended and any(cell.state in SENDABLE_STATES for cell in self.checks)
 
-def load_case_page(case, *, now=None):
-    """Everything the case page shows. Six queries whatever the number of sessions:
+
+def load_case_page(case, *, record_choices=(), now=None):
+    """Everything the case page shows. Seven queries whatever the number of sessions:
 
     1. participants; 2. sessions; 3. their invitations; 4. responses; 5. answers with items;
     6. the case's flags; 7. the flags' actions with their actors.
+    `record_choices` are the (status, label) buttons of the session list; a row offers those
+    that change its status, and only "cancelled" for a session still to come.
     """
     now = now or timezone.now()
     participants = list(case.participants.all())
@@ -341,7 +367,14 @@ def load_case_page(case, *, now=None):
             for p in participants
             if p.is_active or p.pk in responses
         ]
-        rows.append(SessionRow(session, number_of.get(session.pk), checks, flags_by_session.get(session.pk, [])))
+        started = session.scheduled_start <= now
+        choices = [
+            (value, label)
+            for value, label in record_choices
+            if value != session.status and (started or value not in TherapySession.COUNTED)
+        ]
+        flags = flags_by_session.get(session.pk, [])
+        rows.append(SessionRow(session, number_of.get(session.pk), checks, flags, record_choices=choices))
     return {
         "participants": participants,
         "session_rows": list(reversed(rows)),

@@ -7,6 +7,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from accounts.access import therapist_required
 from measures.access import get_signal_for_user
 from measures.actions import (
+    SessionNotRecordable,
     do_acknowledge_signal,
     do_mark_case_flags_seen,
     do_record_session,
@@ -43,12 +44,14 @@ def caseload(request):
 def case_detail(request, case_id):
     case = get_case_for_user(request.user, case_id, queryset=Case.objects.select_related("evaluation"))
     do_mark_case_flags_seen(case, acting_user=request.user)
+    can_write = case.therapist_id == request.user.pk
+    # Sessions of a closed case are history: no status buttons (record_session refuses them too).
+    can_record = can_write and case.status == Case.Status.ACTIVE
     context = {
         "case": case,
-        "can_write": case.therapist_id == request.user.pk,
-        "status_choices": SessionStatusForm.base_fields["status"].choices,
+        "can_write": can_write,
         "repair_form": ResolveSignalForm(),
-        **load_case_page(case),
+        **load_case_page(case, record_choices=SessionStatusForm.base_fields["status"].choices if can_record else ()),
     }
     return render(request, "dashboard/case.html", context)
 
@@ -57,11 +60,19 @@ def case_detail(request, case_id):
 @therapist_required
 def record_session(request, session_id):
     session = get_session_for_user(request.user, session_id, write=True)
+    if session.case.status != Case.Status.ACTIVE:
+        messages.error(request, "This case is closed: its sessions can no longer be changed.")
+        return redirect(_sessions_anchor(session.case_id))
     form = SessionStatusForm(request.POST)
     if not form.is_valid():
         return HttpResponseBadRequest("Unknown session status")
-    if do_record_session(session, form.cleaned_data["status"], acting_user=request.user):
-        messages.success(request, f"Session marked {session.get_status_display().lower()}.")
+    try:
+        changed = do_record_session(session, form.cleaned_data["status"], acting_user=request.user)
+    except SessionNotRecordable as refused:  # e.g. "attended" for a session still to come
+        messages.error(request, str(refused))
+    else:
+        if changed:
+            messages.success(request, f"Session marked {session.get_status_display().lower()}.")
     return redirect(_sessions_anchor(session.case_id))
 
 

@@ -1,11 +1,17 @@
 """The case page: chart, table, answers and notes, sessions with their actions, flags and history."""
 
+import re
+from datetime import timedelta
+
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
+from dashboard.forms import SessionStatusForm
+from dashboard.pages import CheckCell
 from measures.models import Response, Signal
-from sessions_app.models import TherapySession
-from tests.builders import make_case, make_response, make_session
+from sessions_app.models import Case, TherapySession
+from tests.builders import make_case, make_invitation, make_response, make_session
 from tests.dashboard.flags import make_signal
 
 
@@ -45,6 +51,16 @@ def test_item_answers_and_clients_notes_are_shown_per_session(login, therapist, 
     assert f"{answer.item.texts['en']['prompt']} — <strong>{answer.value} of {answer.scale_max}</strong>" in body
 
 
+def session_row(body, session):
+    start = body.index(f'<tr id="session-{session.pk}">')
+    return body[start : body.index("</tr>", start)]
+
+
+def record_buttons(body, session):
+    """The (status, label) buttons of a session's row."""
+    return re.findall(r'<button [^>]*name="status" value="([a-z_]+)">([^<]+)</button>', session_row(body, session))
+
+
 def test_sessions_offer_recording_sending_and_handing_over_checks(login, therapist, case):
     attended = make_session(case, days_ago=2)
     upcoming = make_session(case, days_ago=-5, status=TherapySession.Status.SCHEDULED)
@@ -53,9 +69,70 @@ def test_sessions_offer_recording_sending_and_handing_over_checks(login, therapi
     assert reverse("dashboard:send_checks", args=[attended.pk]) in body
     assert reverse("dashboard:send_checks", args=[upcoming.pk]) not in body
     assert reverse("dashboard:record_session", args=[upcoming.pk]) in body
-    assert ">Attended</button>" in body and ">No-show</button>" in body and ">Cancelled</button>" in body
     assert reverse("measures:complete_now", args=[attended.pk, participant.pk]) in body
     assert reverse("measures:participant_qr", args=[attended.pk, participant.pk]) in body
+
+
+def test_the_record_buttons_are_the_forms_statuses_with_their_short_labels(login, therapist, case):
+    attended = make_session(case, days_ago=2)
+    started = make_session(case, days_ago=0, status=TherapySession.Status.SCHEDULED)
+    upcoming = make_session(case, days_ago=-5, status=TherapySession.Status.SCHEDULED)
+    body = login(therapist).get(url(case)).content.decode()
+    choices = SessionStatusForm.base_fields["status"].choices
+    assert choices == [
+        ("attended", "Attended"),
+        ("no_show", "No-show"),
+        ("late_cancelled", "Late cancel"),
+        ("cancelled", "Cancelled"),
+    ]
+    assert record_buttons(body, started) == choices
+    assert record_buttons(body, attended) == [choice for choice in choices if choice[0] != "attended"]
+    assert record_buttons(body, upcoming) == [("cancelled", "Cancelled")]  # it has not taken place yet
+
+
+def test_send_check_shows_only_when_there_is_a_check_to_send(login, therapist, couple_case):
+    robin, jordan = couple_case.participants.all()
+    now = timezone.now()
+    missing = make_session(couple_case, days_ago=1)  # no check created yet
+    waiting = make_session(couple_case, days_ago=2)
+    make_response(waiting, robin)
+    make_invitation(waiting, jordan)
+    answered = make_session(couple_case, days_ago=3)
+    make_response(answered, robin)
+    make_response(answered, jordan)
+    expired = make_session(couple_case, days_ago=9)
+    make_response(expired, robin)
+    make_invitation(expired, jordan, created_at=now - timedelta(days=9), expires_at=now - timedelta(days=5))
+    no_show = make_session(couple_case, days_ago=4, status=TherapySession.Status.NO_SHOW)
+    body = login(therapist).get(url(couple_case)).content.decode()
+    offered = {s.pk for s in (missing, waiting, answered, expired, no_show) if "Send check" in session_row(body, s)}
+    assert offered == {missing.pk, waiting.pk}
+
+
+def test_a_closed_case_offers_no_recording_and_no_new_session(login, therapist, case):
+    session = make_session(case, days_ago=2)
+    Case.objects.filter(pk=case.pk).update(status=Case.Status.COMPLETED, closed_on=case.opened_on)
+    body = login(therapist).get(url(case)).content.decode()
+    assert reverse("dashboard:record_session", args=[session.pk]) not in body
+    assert reverse("dashboard:schedule_session", args=[case.pk]) not in body and "Add session" not in body
+    assert "Send check" in session_row(body, session)  # its check can still be answered
+
+
+@pytest.mark.parametrize(
+    ("rupture", "label"),
+    [(None, ""), (0, ""), (1, "something felt off"), (2, "felt off, talked through")],
+)
+def test_a_check_names_the_clients_rupture_answer(rupture, label):
+    cell = CheckCell(participant=None, response=Response(rupture=rupture))
+    assert cell.rupture_label == label and cell.has_unresolved_rupture == (rupture == 1)
+    assert CheckCell(participant=None).rupture_label == ""
+
+
+def test_a_rupture_talked_through_is_shown_as_such(login, therapist, case):
+    make_response(make_session(case, days_ago=3), case.participants.get(), rupture=True, discussed=True)
+    body = login(therapist).get(url(case)).content.decode()
+    assert '<span class="badge text-bg-light border">felt off, talked through</span>' in body
+    assert "something felt off" not in body
 
 
 def test_open_flags_show_explanation_evidence_and_actions(login, therapist, case):
