@@ -45,11 +45,12 @@ def case_detail(request, case_id):
     case = get_case_for_user(request.user, case_id, queryset=Case.objects.select_related("evaluation"))
     do_mark_case_flags_seen(case, acting_user=request.user)
     can_write = case.therapist_id == request.user.pk
-    # Sessions of a closed case are history: no status buttons (record_session refuses them too).
+    # Sessions of a closed case are history: no status buttons, no checks to send (the views refuse both).
     can_record = can_write and case.status == Case.Status.ACTIVE
     context = {
         "case": case,
         "can_write": can_write,
+        "can_record": can_record,
         "repair_form": ResolveSignalForm(),
         **load_case_page(case, record_choices=SessionStatusForm.base_fields["status"].choices if can_record else ()),
     }
@@ -97,6 +98,9 @@ def schedule_session(request, case_id):
 @therapist_required
 def send_checks(request, session_id):
     session = get_session_for_user(request.user, session_id, write=True)
+    if session.case.status != Case.Status.ACTIVE:
+        messages.error(request, "This case is closed: no more checks are sent for its sessions.")
+        return redirect(_sessions_anchor(session.case_id))
     if session.status != TherapySession.Status.ATTENDED:
         messages.error(request, "Checks are sent for attended sessions only: mark the session attended first.")
         return redirect(_sessions_anchor(session.case_id))

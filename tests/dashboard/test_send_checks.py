@@ -6,7 +6,7 @@ import pytest
 from django.urls import reverse
 
 from measures.models import SurveyInvitation
-from sessions_app.models import TherapySession
+from sessions_app.models import Case, TherapySession
 from tests.builders import make_invitation, make_response, make_session
 
 
@@ -46,6 +46,15 @@ def test_it_refuses_a_session_that_did_not_take_place(login, therapist, case, ma
     session = make_session(case, days_ago=-2, status=TherapySession.Status.SCHEDULED)
     response = login(therapist).post(url(session), follow=True)
     assert "mark the session attended first" in response.content.decode()
+    assert not session.invitations.exists() and mailoutbox == []
+
+
+def test_it_refuses_a_closed_case(login, therapist, case, mailoutbox, django_capture_on_commit_callbacks):
+    session = make_session(case, days_ago=1)
+    Case.objects.filter(pk=case.pk).update(status=Case.Status.COMPLETED, closed_on=case.opened_on)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = login(therapist).post(url(session), follow=True)
+    assert "This case is closed: no more checks are sent" in response.content.decode()
     assert not session.invitations.exists() and mailoutbox == []
 
 
