@@ -138,9 +138,12 @@ def do_ensure_room_invitation(session, participant, *, acting_user, now=None):
     Creates it (channel tablet, no email) when the participant has none, e.g. someone added to
     the case after the session was marked attended. Raises SurveyClosed("not_attended") for a
     session that did not take place, SurveyClosed("completed") or SurveyClosed("expired") when
-    the check can no longer be answered. `acting_user` is the case's therapist (checked by the view).
+    the check can no longer be answered, SurveyClosed("case_closed") once the case has ended.
+    `acting_user` is the case's therapist (checked by the view).
     """
     now = now or timezone.now()
+    if session.case.status != Case.Status.ACTIVE:
+        raise SurveyClosed("case_closed")
     if session.status != TherapySession.Status.ATTENDED:
         raise SurveyClosed("not_attended")
     if participant.case_id != session.case_id:

@@ -75,3 +75,15 @@ def test_the_sweep_gives_checks_only_to_recent_sessions(case, caplog, mailoutbox
     assert SurveyInvitation.objects.filter(session=recent).count() == 1
     assert not SurveyInvitation.objects.filter(session=old).exists()
     assert "1 sessions given checks" in caplog.text
+
+
+@pytest.mark.parametrize("view", ["measures:complete_now", "measures:participant_qr"])
+def test_an_ended_case_offers_no_hand_over_and_no_qr(login, therapist, case, view):
+    session = make_session(case)
+    participant = case.participants.get()
+    do_end_case(case, Case.Status.COMPLETED, acting_user=therapist)
+    client = login(therapist)
+    url = reverse(view, args=[session.pk, participant.pk])
+    response = client.post(url) if view.endswith("complete_now") else client.get(url)
+    assert response.status_code == 409 and "This case has ended" in response.content.decode()
+    assert not SurveyInvitation.objects.filter(session=session).exists()
