@@ -12,6 +12,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Value
 from django.db.models.functions import Greatest
 from django.utils import timezone
+from kombu.exceptions import KombuError
 
 from sessions_app.actions import do_close_case, do_set_session_status
 from sessions_app.models import Case, TherapySession
@@ -227,7 +228,8 @@ def enqueue_safely(task, *args):
     """Queue a task; if the broker is down, log it and rely on the nightly sweep to catch up."""
     try:
         task.delay(*args)
-    except Exception as exc:  # kombu raises several transport-specific errors
+    except (KombuError, OSError) as exc:
+        # Only broker trouble is absorbed: an error inside an in-process (eager) task must surface.
         logger.warning("could not queue %s (%s); the nightly sweep will catch up", task.name, type(exc).__name__)
         return False
     return True

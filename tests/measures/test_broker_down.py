@@ -15,9 +15,10 @@ ANSWERS = dict.fromkeys(("goals_focus", "goals_agree", "tasks_sense", "tasks_fit
 
 
 def reset_pool():
-    """Close the broker connections and drop the pool; the next publish opens a fresh one."""
-    celery_app.pool.force_close_all()
+    """Forget the app's connection and producer pools, so the next publish uses the broker URL now
+    configured (closing them instead would leave kombu's shared pools closed for later tests)."""
     celery_app._pool = None
+    celery_app.amqp._producer_pool = None
 
 
 @pytest.fixture
