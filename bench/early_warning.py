@@ -182,19 +182,20 @@ def drop_since_last(size: float):
     return (lambda r: _case_flags(r, fired)), (lambda r: _onsets(r.checks, hits(r.checks)))
 
 
-def tune(rows: list[Row], make, candidates: list[float], target: float) -> float:
-    """The first candidate (ordered from least to most sensitive) whose false-flag rate stays
-    within ``target`` while the next one would exceed it."""
+def tune(rows: list[Row], make, candidates: list[float], target: float) -> tuple[float, float | None]:
+    """The most sensitive candidate (ordered from least to most sensitive) whose false-flag rate
+    stays within ``target``, and the next step, which exceeds it (None if there is none). Scores
+    come in coarse steps, so the two bracket the engine's rate from below and above."""
     clean = [r for r in rows if r.outcome == OUTCOME_COMPLETED and r.is_rupture_free]
     best = candidates[0]
-    for value in candidates:
+    for index, value in enumerate(candidates):
         flags, _ = make(value)
         rate = sum(1 for r in clean if flags(r)) / max(1, len(clean))
         if rate <= target:
             best = value
         else:
-            break
-    return best
+            return best, candidates[index]
+    return best, None
 
 
 def print_table(results: list[Scores], header: bool = True) -> None:
@@ -244,18 +245,26 @@ def bench_quality(participants: int, seed: int, defaults: EngineSettings) -> Non
     cut_fixed = below_cutoff(settings.scale_max * 0.9)
     drop_fixed = drop_since_last(1.0)
     cutoffs = [round(settings.scale_max - 0.05 * i, 2) for i in range(0, 201)]
-    cut_value = tune(rows, below_cutoff, sorted(cutoffs), target)
+    cut_value, cut_next = tune(rows, below_cutoff, sorted(cutoffs), target)
     drops = [round(0.05 * i, 2) for i in range(1, 201)]
-    drop_value = tune(rows, drop_since_last, sorted(drops, reverse=True), target)
+    drop_value, drop_next = tune(rows, drop_since_last, sorted(drops, reverse=True), target)
     results = [
         engine,
         score(f"(a) total < {settings.scale_max * 0.9:.1f}", rows, *cut_fixed),
         score(f"(a) total < {cut_value:.2f} (tuned)", rows, *below_cutoff(cut_value)),
+    ]
+    if cut_next is not None:
+        results.append(score(f"(a) total < {cut_next:.2f} (next step)", rows, *below_cutoff(cut_next)))
+    results += [
         score("(b) drop ≥ 1.0 since last check", rows, *drop_fixed),
         score(
             f"(b) drop ≥ {drop_value:.2f} since last (tuned)", rows, *drop_since_last(drop_value)
         ),
     ]
+    if drop_next is not None:
+        results.append(
+            score(f"(b) drop ≥ {drop_next:.2f} (next step)", rows, *drop_since_last(drop_next))
+        )
     print_table(results)
     print("  for reference, not tuned against:")
     print_table([engine_defaults], header=False)

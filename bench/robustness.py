@@ -537,10 +537,12 @@ def run_scenario(sc: Scenario, participants: int, seed: int, workdir: Path) -> N
         results = [engine]
         if not per_client:
             target_rate = engine.false_flags
-            cut_value = tune(
+            cut_value, _ = tune(
                 rows, below_cutoff, sorted(round(scale_max - 0.05 * i, 2) for i in range(201)), target_rate
             )
-            drop_value = tune(rows, drop_since_last, [round(0.05 * i, 2) for i in range(200, 0, -1)], target_rate)
+            drop_value, _ = tune(
+                rows, drop_since_last, [round(0.05 * i, 2) for i in range(200, 0, -1)], target_rate
+            )
             results += [
                 score(f"(a) total < {scale_max * 0.9:.1f}", rows, *below_cutoff(scale_max * 0.9)),
                 score(f"(a) total < {cut_value:.2f} (tuned)", rows, *below_cutoff(cut_value)),
