@@ -17,7 +17,7 @@ from measures.actions import (
 from measures.models import SignalAction
 from sessions_app.access import get_case_for_user, get_session_for_user
 from sessions_app.actions import SessionConflict, do_schedule_session
-from sessions_app.models import Case, TherapySession
+from sessions_app.models import Case
 
 from .forms import CaseloadFilterForm, DigestPreferenceForm, ResolveSignalForm, ScheduleSessionForm, SessionStatusForm
 from .pages import load_case_page, load_caseload
@@ -61,15 +61,12 @@ def case_detail(request, case_id):
 @therapist_required
 def record_session(request, session_id):
     session = get_session_for_user(request.user, session_id, write=True)
-    if session.case.status != Case.Status.ACTIVE:
-        messages.error(request, "This case is closed: its sessions can no longer be changed.")
-        return redirect(_sessions_anchor(session.case_id))
     form = SessionStatusForm(request.POST)
     if not form.is_valid():
         return HttpResponseBadRequest("Unknown session status")
     try:
         changed = do_record_session(session, form.cleaned_data["status"], acting_user=request.user)
-    except SessionNotRecordable as refused:  # e.g. "attended" for a session still to come
+    except SessionNotRecordable as refused:  # a closed case, or "attended" for a session to come
         messages.error(request, str(refused))
     else:
         if changed:
@@ -98,13 +95,11 @@ def schedule_session(request, case_id):
 @therapist_required
 def send_checks(request, session_id):
     session = get_session_for_user(request.user, session_id, write=True)
-    if session.case.status != Case.Status.ACTIVE:
-        messages.error(request, "This case is closed: no more checks are sent for its sessions.")
+    try:
+        created, resent = do_send_checks(session, acting_user=request.user)
+    except SessionNotRecordable as refused:
+        messages.error(request, str(refused))
         return redirect(_sessions_anchor(session.case_id))
-    if session.status != TherapySession.Status.ATTENDED:
-        messages.error(request, "Checks are sent for attended sessions only: mark the session attended first.")
-        return redirect(_sessions_anchor(session.case_id))
-    created, resent = do_send_checks(session, acting_user=request.user)
     if created or resent:
         messages.success(request, f"Check sent: {created} new, {resent} sent again.")
     else:

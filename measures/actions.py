@@ -188,7 +188,7 @@ def do_record_session(session, status, *, acting_user, now=None):
     """
     now = now or timezone.now()
     if session.case.status != Case.Status.ACTIVE:
-        raise SessionNotRecordable("This case is closed.")
+        raise SessionNotRecordable("This case is closed: its sessions can no longer be changed.")
     if status in TherapySession.COUNTED and session.scheduled_start > now:
         raise SessionNotRecordable("This session has not taken place yet.")
     was_attended = session.status == TherapySession.Status.ATTENDED
@@ -353,11 +353,14 @@ def do_send_checks(session, *, acting_user, now=None):
     Creates the missing invitations (emailed on commit, as when the session was marked attended)
     and re-sends by email the open ones not answered yet whose last email is older than
     RESEND_AFTER. Returns (created, resent) counts. `acting_user` is the case's therapist
-    (checked by the view); the session must be attended (ValueError otherwise).
+    (checked by the view). Raises SessionNotRecordable for a closed case or a session that is not
+    marked attended.
     """
     now = now or timezone.now()
+    if session.case.status != Case.Status.ACTIVE:
+        raise SessionNotRecordable("This case is closed: no more checks are sent for its sessions.")
     if session.status != TherapySession.Status.ATTENDED:
-        raise ValueError("checks are sent for attended sessions only")
+        raise SessionNotRecordable("Checks are sent for attended sessions only: mark the session attended first.")
     from .tasks import send_invitation
 
     with transaction.atomic():
