@@ -147,15 +147,29 @@ def survey(request, token):
         status = 400 if form.is_forged else 200
     else:
         do_mark_opened(invitation, now=timezone.now())
-    context = {"form": form, "invitation": invitation, "clinic": clinic, "case": invitation.session.case}
+    room = request.session.get(ROOM_KEY)
+    context = {
+        "form": form,
+        "invitation": invitation,
+        "clinic": clinic,
+        "case": invitation.session.case,
+        # On the tablet, this person may pass without answering (explicitly, never by accident).
+        "can_pass": bool(room) and room.get("current") == invitation.pk,
+    }
     return _page(request, "measures/survey.html", context, status=status, language=language)
 
 
 @require_GET
 @_answers_client_on_outage
 def survey_done(request):
-    """The neutral thank-you; on a tablet in the room it also offers the next person's survey only."""
+    """The neutral thank-you; on a tablet in the room it also offers the next person's survey only.
+
+    In the room it appears only once the current person's check is answered: opened before that,
+    it would say "received" for nothing and hand the tablet on, so it returns to their survey.
+    """
     room = request.session.get(ROOM_KEY)
+    if room and _current_is_open(room):
+        return _reopen_current(request, room)
     context = {"in_room": room is not None, "next_invitation": _next_in_room(room) if room else None}
     return _page(request, "measures/survey_done.html", context, language=_requested_language(request))
 
@@ -186,9 +200,16 @@ def complete_now(request, session_id, participant_id):
 @require_POST
 @csrf_exempt
 def room_next(request):
-    """The next person in the room opens their own survey (only theirs: the head of the queue)."""
-    if ROOM_KEY not in request.session:
+    """The next person in the room opens their own survey (only theirs: the head of the queue).
+
+    The current person's turn ends when they have answered, or when they press "pass" on their
+    own survey page (`pass=1`); any other press returns to their survey.
+    """
+    room = request.session.get(ROOM_KEY)
+    if room is None:
         return redirect_to_login(reverse("accounts:home"))
+    if _current_is_open(room) and request.POST.get("pass") != "1":
+        return _reopen_current(request, room)
     return _open_next_in_room(request)
 
 
@@ -241,6 +262,21 @@ def _next_in_room(room):
     return next((open_ones[pk] for pk in queue if pk in open_ones), None)
 
 
+def _current_is_open(room, now=None):
+    """Whether the person whose turn it is still has an unanswered, unexpired check."""
+    current = room.get("current")
+    return bool(current) and SurveyInvitation.objects.filter(
+        pk=current, completed_at__isnull=True, expires_at__gt=now or timezone.now()
+    ).exists()
+
+
+def _reopen_current(request, room):
+    """Back to the current person's own survey, on a fresh tablet link (the old one may be gone)."""
+    invitation = SurveyInvitation.objects.get(pk=room["current"])
+    do_revoke_tablet_links(room.get("all", []), keep_invitation_id=invitation.pk)
+    return _private(redirect("measures:survey", token=do_issue_token(invitation, InvitationToken.Purpose.TABLET)))
+
+
 def _open_next_in_room(request):
     room = request.session[ROOM_KEY]
     invitation = _next_in_room(room)
@@ -248,6 +284,7 @@ def _open_next_in_room(request):
         return _end_room(request)
     # Later presses can only reach people after this one: the queue only ever shrinks.
     room["queue"] = room["queue"][room["queue"].index(invitation.pk) + 1 :]
+    room["current"] = invitation.pk
     request.session[ROOM_KEY] = room
     # The previous person's turn is over: their link in the tablet's history stops working.
     do_revoke_tablet_links(room.get("all", []), keep_invitation_id=invitation.pk)

@@ -184,9 +184,9 @@ def test_pressing_next_with_nobody_left_ends_the_room_at_the_sign_in_page(login,
     robin, jordan = couple_case.participants.all()
     client = login(therapist)
     client.post(complete_now_url(session, robin))
-    jordan_url = client.post(reverse("measures:room_next"))["Location"]  # Robin skipped; Jordan's turn
+    jordan_url = client.post(reverse("measures:room_next"), {"pass": "1"})["Location"]  # Robin passes
     assert "Jordan, how was today" in client.get(jordan_url).content.decode()
-    again = client.post(reverse("measures:room_next"))
+    again = client.post(reverse("measures:room_next"), {"pass": "1"})  # and so does Jordan
     assert again["Location"].startswith(reverse("accounts:login")) and ROOM_KEY not in client.session
     # Both were issued, and both were revoked with the room: neither answered.
     assert not InvitationToken.objects.filter(purpose=InvitationToken.Purpose.TABLET).exists()
@@ -322,7 +322,7 @@ def test_the_tablets_history_opens_no_survey_once_a_turn_or_the_room_is_over(log
     client = login(therapist)
     robin_url = client.post(complete_now_url(session, robin))["Location"]
     assert client.get(robin_url).status_code == 200
-    jordan_url = client.post(reverse("measures:room_next"))["Location"]  # Robin walked away unanswered
+    jordan_url = client.post(reverse("measures:room_next"), {"pass": "1"})["Location"]  # Robin passed
     assert client.get(robin_url).status_code == 404  # Jordan cannot go back and answer as Robin
     assert client.get(jordan_url).status_code == 200
     client.post(reverse("measures:room_end"))
@@ -338,3 +338,27 @@ def test_a_tablet_link_stops_working_after_two_hours(login, therapist, case):
     url = client.post(complete_now_url(session, case.participants.get()))["Location"]
     with time_machine.travel(timezone.now() + timedelta(hours=2, minutes=1)):
         assert client.get(url).status_code == 404
+
+
+def test_a_turn_ends_only_by_answering_or_passing_explicitly(login, therapist, couple_case):
+    """Opening the thank-you page or pressing "next" before answering neither claims "received"
+    nor hands the tablet on: it returns to the current person's own survey."""
+    session = make_session(couple_case)
+    robin, jordan = couple_case.participants.all()
+    client = login(therapist)
+    robin_url = client.post(complete_now_url(session, robin))["Location"]
+    assert "Not now: pass the tablet on" in client.get(robin_url).content.decode()
+    for attempt in (client.get(reverse("measures:survey_done")), client.post(reverse("measures:room_next"))):
+        assert attempt.status_code == 302
+        back = client.get(attempt["Location"]).content.decode()
+        assert "Robin, how was today" in back and "Jordan" not in back
+        assert "answers were received" not in back
+    passed = client.post(reverse("measures:room_next"), {"pass": "1"})
+    assert "Jordan, how was today" in client.get(passed["Location"]).content.decode()
+    assert not Response.objects.filter(participant=robin).exists()
+
+
+def test_the_pass_button_appears_only_on_the_tablet(client, case):
+    session = make_session(case)
+    _, token = make_invitation(session, case.participants.get())
+    assert "pass the tablet on" not in client.get(reverse("measures:survey", args=[token])).content.decode()
