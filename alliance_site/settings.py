@@ -261,11 +261,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "measures.tasks.nightly_sweep",
         "schedule": crontab(hour=2, minute=15),
     },
-    # Hourly: each therapist's digest goes out at the first run at or after 06:30 in their
-    # clinic's time zone (dashboard/digests.py); the task is a no-op for everyone else.
+    # Every 15 minutes, as some zones are offset by :30 or :45: each therapist's digest goes out at
+    # the first run at or after 06:30 in their clinic's zone (dashboard/digests.py); else a no-op.
     "send-digests": {
         "task": "dashboard.tasks.send_digests",
-        "schedule": crontab(minute=30),
+        "schedule": crontab(minute="*/15"),
     },
 }
 

@@ -2,12 +2,14 @@ from django.contrib import messages
 from django.http import HttpResponseBadRequest
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts.access import therapist_required
 from measures.access import get_signal_for_user
 from measures.actions import (
     SessionNotRecordable,
+    asks_for_checks,
     do_acknowledge_signal,
     do_mark_case_flags_seen,
     do_record_session,
@@ -17,7 +19,7 @@ from measures.actions import (
 from measures.models import SignalAction
 from sessions_app.access import get_case_for_user, get_session_for_user
 from sessions_app.actions import SessionConflict, do_schedule_session
-from sessions_app.models import Case
+from sessions_app.models import Case, TherapySession
 
 from .forms import CaseloadFilterForm, DigestPreferenceForm, ResolveSignalForm, ScheduleSessionForm, SessionStatusForm
 from .pages import load_case_page, load_caseload
@@ -71,6 +73,8 @@ def record_session(request, session_id):
     else:
         if changed:
             messages.success(request, f"Session marked {session.get_status_display().lower()}.")
+        if session.status == TherapySession.Status.ATTENDED and not asks_for_checks(session, timezone.now()):
+            messages.info(request, "No check was sent: clients are asked only about sessions of the last two days.")
     return redirect(_sessions_anchor(session.case_id))
 
 

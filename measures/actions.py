@@ -35,6 +35,8 @@ logger = logging.getLogger(__name__)
 
 TOKEN_BYTES = 24  # 192 bits of randomness, URL-safe
 TABLET_LINK_LIFETIME = timedelta(hours=2)
+# Checks are asked only for recent sessions: the email asks how "today's session" went.
+LATE_CHECK_WINDOW = timedelta(days=2)
 
 
 class SessionNotRecordable(ValueError):
@@ -177,14 +179,21 @@ def do_issue_token(invitation, purpose):
     return token
 
 
+def asks_for_checks(session, now):
+    """Whether marking this session attended now asks its clients for a check: only for a
+    session of the last LATE_CHECK_WINDOW (the email asks how today's session went)."""
+    return now - session.scheduled_start <= LATE_CHECK_WINDOW
+
+
 @transaction.atomic
 def do_record_session(session, status, *, acting_user, now=None):
-    """Mark a session attended / no-show / cancelled. Attended sessions get their checks.
+    """Mark a session attended / no-show / cancelled. A recent attended session gets its checks.
 
     Raises SessionNotRecordable for a closed case, or for "attended"/"no-show"/"late cancel" on
     a session that has not started yet (its clients would be asked about a session to come).
-    Moving a session away from "attended" closes its unanswered checks. Any change re-evaluates
-    the case on commit (a no-show is evidence too).
+    Moving a session away from "attended" closes its unanswered checks; moving it back (a
+    corrected misclick) reopens and re-sends them. Checks are asked only for sessions of the last
+    two days (see asks_for_checks). Any change re-evaluates the case on commit.
     """
     now = now or timezone.now()
     if session.case.status != Case.Status.ACTIVE:
@@ -193,13 +202,29 @@ def do_record_session(session, status, *, acting_user, now=None):
         raise SessionNotRecordable("This session has not taken place yet.")
     was_attended = session.status == TherapySession.Status.ATTENDED
     changed = do_set_session_status(session, status, acting_user=acting_user)
-    if status == TherapySession.Status.ATTENDED:
-        do_create_invitations(session)
-    elif was_attended:
+    if status == TherapySession.Status.ATTENDED and asks_for_checks(session, now):
+        if not was_attended:
+            _reopen_invitations(session, now)
+        do_create_invitations(session, now=now)
+    elif status != TherapySession.Status.ATTENDED and was_attended:
         expire_open_invitations(SurveyInvitation.objects.filter(session=session), now)
     if changed:
         queue_case_evaluation(session.case_id)
     return changed
+
+
+def _reopen_invitations(session, now):
+    """A session marked attended again: its unanswered checks get a fresh expiry and are re-sent."""
+    from .tasks import send_invitation
+
+    reopened = SurveyInvitation.objects.filter(session=session, completed_at__isnull=True)
+    pks = list(reopened.values_list("pk", flat=True))
+    reopened.update(
+        expires_at=now + timedelta(days=session.case.clinic.invitation_expiry_days), sent_at=None, reminded_at=None
+    )
+    emailed = SurveyInvitation.objects.filter(pk__in=pks, participant__is_active=True).exclude(participant__email="")
+    for pk in emailed.values_list("pk", flat=True):
+        transaction.on_commit(lambda pk=pk: enqueue_safely(send_invitation, pk))
 
 
 @transaction.atomic

@@ -16,15 +16,15 @@ from accounts.models import Clinic
 from sessions_app.models import Case, TherapySession
 
 from . import notifications
-from .actions import do_create_invitations
+from .actions import LATE_CHECK_WINDOW, do_create_invitations
 from .evaluation import do_calibrate_clinic, do_evaluate_case
 from .models import Response, Signal, SurveyInvitation
 
 logger = logging.getLogger(__name__)
 
 SWEEP_WINDOW = timedelta(days=14)
-# Checks are created late only for recent sessions: the email asks about "today's session".
-LATE_CHECK_WINDOW = timedelta(days=2)
+# An alert email still unsent after this long is news no more: the case page and digest show it.
+ALERT_CATCH_UP = timedelta(days=3)
 
 
 @shared_task
@@ -54,7 +54,8 @@ def send_invitation(invitation_id):
 def send_due_reminders():
     """Every 30 minutes: emails that are due and not yet sent, each at most once.
 
-    1. first emails that never went out (the broker was down when the session was recorded);
+    1. first emails that never went out (the broker was down when the session was recorded),
+       and alert emails to therapists that could not be queued or sent;
     2. one reminder per emailed invitation still unanswered `clinic.reminder_after_days` after
        it was created, while it has not expired.
     Each reminder is claimed by a conditional update of reminded_at in the same transaction as
@@ -67,6 +68,15 @@ def send_due_reminders():
     unsent = open_invitations.filter(channel=SurveyInvitation.Channel.EMAIL, sent_at__isnull=True)
     for invitation_id in unsent.values_list("pk", flat=True):
         _one_at_a_time(send_invitation, invitation_id)
+    # Alerts whose email could not be queued (broker down) or sent (mail server refused).
+    pending_alerts = Signal.objects.filter(
+        status=Signal.Status.OPEN,
+        severity=Signal.Severity.ALERT,
+        notified_at__isnull=True,
+        updated_at__gte=now - ALERT_CATCH_UP,
+    )
+    for signal_id in pending_alerts.values_list("pk", flat=True):
+        _one_at_a_time(send_flag_alert, signal_id, what="flag")
     reminded = 0
     for clinic in Clinic.objects.only("pk", "reminder_after_days"):
         due = open_invitations.filter(
@@ -81,12 +91,12 @@ def send_due_reminders():
     return reminded
 
 
-def _one_at_a_time(send, invitation_id, *args):
+def _one_at_a_time(send, row_id, *args, what="invitation"):
     """One refused address must not hold up everyone else's email: log it (by id only) and go on."""
     try:
-        return send(invitation_id, *args)
+        return send(row_id, *args)
     except Exception:  # SMTP and template errors alike; the claim was rolled back, retried next run
-        logger.exception("email for invitation %s failed; it will be retried", invitation_id)
+        logger.exception("email for %s %s failed; it will be retried", what, row_id)
         return None
 
 
@@ -141,13 +151,18 @@ def nightly_sweep():
 
 @shared_task
 def send_flag_alert(signal_id):
-    """Tell the therapist an alert opened on one of their cases, once per flag."""
-    claimed = Signal.objects.filter(pk=signal_id, notified_at__isnull=True, status=Signal.Status.OPEN).update(
-        notified_at=timezone.now()
-    )
-    if not claimed:
-        return
-    signal = Signal.objects.select_related("case__therapist", "participant").get(pk=signal_id)
-    if signal.case.therapist is None or not signal.case.therapist.is_active:
-        return
-    notifications.send_flag_alert_email(signal)
+    """Tell the therapist an alert opened on one of their cases, once per flag.
+
+    Claim and send in one transaction: a refused send leaves the flag unnotified, and the next
+    reminders run (send_due_reminders) sends it.
+    """
+    with transaction.atomic():
+        claimed = Signal.objects.filter(
+            pk=signal_id, notified_at__isnull=True, status=Signal.Status.OPEN, severity=Signal.Severity.ALERT
+        ).update(notified_at=timezone.now())
+        if not claimed:
+            return
+        signal = Signal.objects.select_related("case__therapist", "participant").get(pk=signal_id)
+        if signal.case.therapist is None or not signal.case.therapist.is_active:
+            return
+        notifications.send_flag_alert_email(signal)

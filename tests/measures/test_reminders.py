@@ -122,7 +122,10 @@ def test_the_reminder_link_and_the_first_link_complete_the_same_check_once(email
 def test_one_refused_address_does_not_hold_up_the_other_reminders(emailed, mailoutbox, caplog):
     other_session = make_session(emailed.session.case, scheduled_start=SENT - timedelta(hours=2))
     other, _ = make_invitation(
-        other_session, emailed.participant, created_at=emailed.created_at, expires_at=emailed.expires_at,
+        other_session,
+        emailed.participant,
+        created_at=emailed.created_at,
+        expires_at=emailed.expires_at,
         sent_at=emailed.sent_at,
     )
     refused = emailed.pk
@@ -151,3 +154,25 @@ def test_a_first_email_that_failed_is_sent_by_the_next_run(case, mailoutbox):
     send_due_reminders()
     invitation.refresh_from_db()
     assert invitation.sent_at is not None and len(mailoutbox) == 1
+
+
+def test_an_alert_email_that_failed_or_was_never_queued_is_sent_by_the_next_run(case, mailoutbox):
+    from measures.models import Signal
+    from measures.tasks import send_flag_alert
+
+    participant = case.participants.get()
+    refused = Signal.objects.create(
+        case=case, participant=participant, kind="reliable_drop", severity="alert", message="m"
+    )
+    unqueued = Signal.objects.create(
+        case=case, participant=participant, kind="low_score", severity="alert", message="m"
+    )
+    with mock.patch("measures.notifications.send_mail", side_effect=OSError("SMTP down")), pytest.raises(OSError):
+        send_flag_alert(refused.pk)
+    refused.refresh_from_db()
+    assert refused.notified_at is None  # the claim was rolled back with the failed send
+    send_due_reminders()
+    assert len(mailoutbox) == 2 and {m.to[0] for m in mailoutbox} == {case.therapist.email}
+    assert not Signal.objects.filter(pk__in=[refused.pk, unqueued.pk], notified_at__isnull=True).exists()
+    send_due_reminders()
+    assert len(mailoutbox) == 2  # once per flag

@@ -87,3 +87,37 @@ def test_an_ended_case_offers_no_hand_over_and_no_qr(login, therapist, case, vie
     response = client.post(url) if view.endswith("complete_now") else client.get(url)
     assert response.status_code == 409 and "This case has ended" in response.content.decode()
     assert not SurveyInvitation.objects.filter(session=session).exists()
+
+
+def test_a_corrected_misclick_reopens_and_resends_the_checks(
+    case, therapist, mailoutbox, django_capture_on_commit_callbacks
+):
+    session = make_session(case, status="scheduled")
+    for status in ("attended", "no_show", "attended"):  # three requests, three transactions
+        with django_capture_on_commit_callbacks(execute=True):
+            do_record_session(session, status, acting_user=therapist)
+    invitation = SurveyInvitation.objects.get(session=session)
+    assert invitation.expires_at > timezone.now() + timedelta(days=3)  # open again, full expiry
+    assert len(mailoutbox) == 2  # the first email, then the re-sent one with a fresh link
+
+
+def test_an_old_session_marked_attended_asks_no_check(login, therapist, case, mailoutbox):
+    session = make_session(case, days_ago=5, status="scheduled")
+    response = login(therapist).post(
+        reverse("dashboard:record_session", args=[session.pk]), {"status": "attended"}, follow=True
+    )
+    assert "No check was sent" in response.content.decode()
+    session.refresh_from_db()
+    assert session.status == "attended" and not SurveyInvitation.objects.exists() and mailoutbox == []
+
+
+def test_the_digest_runs_at_0630_in_every_clinic_zone():
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from django.conf import settings
+
+    minutes = settings.CELERY_BEAT_SCHEDULE["send-digests"]["schedule"].minute
+    for zone in ("Europe/Madrid", "America/Los_Angeles", "Asia/Kolkata", "Asia/Kathmandu", "America/St_Johns"):
+        local = datetime(2026, 12, 7, 6, 30, tzinfo=ZoneInfo(zone))
+        assert local.astimezone(ZoneInfo("UTC")).minute in minutes, zone
