@@ -1,6 +1,6 @@
 """The therapist's digest email: per case, first names with counts and a link, nothing else.
 
-Beat runs the task hourly; each therapist gets the digest at the first run at or after
+Beat runs the task every 15 minutes; each therapist gets the digest at the first run at or after
 DIGEST_TIME in their clinic's time zone (weekly ones on that zone's Monday), once per local day.
 """
 
