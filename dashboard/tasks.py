@@ -12,7 +12,7 @@ logger = logging.getLogger(__name__)
 
 @shared_task
 def send_digests():
-    """Beat, hourly at :30: each therapist whose digest is due (06:30 or later in their clinic's
+    """Beat, every 15 minutes: each therapist whose digest is due (06:30 or later in their clinic's
     time zone) gets it, once per clinic-local day."""
     now = timezone.now()
     sent = 0
