@@ -46,6 +46,13 @@ from .statistics import (
 
 INFO, WARNING, ALERT = 0, 1, 2
 SCORE_KINDS = (KIND_RELIABLE_DROP, KIND_SUSTAINED_DECLINE, KIND_LOW_SCORE, KIND_RUPTURE)
+# How an engagement message names the signal a lapse follows (the first of SCORE_KINDS raised).
+AFTER_SIGNAL = {
+    KIND_RELIABLE_DROP: " after a drop in the scores",
+    KIND_SUSTAINED_DECLINE: " after a sustained decline in the scores",
+    KIND_LOW_SCORE: " after low scores",
+    KIND_RUPTURE: " after a reported rupture that was not talked through",
+}
 # Informational kinds that never raise a case's risk.
 POSITIVE_KINDS = (KIND_CEILING, KIND_REPAIRED_RUPTURE)
 RISK_WEIGHT = {INFO: 0.05, WARNING: 0.30, ALERT: 0.55}
@@ -194,6 +201,7 @@ def _track_participant(
     run_start = 0
     rate_before_run = settings.engagement_prior_rate
     last_score_signal = -(10**9)
+    last_signal_kind = ""
     ceiling_before_run = False
     answered = 0
     attended = 0
@@ -530,10 +538,14 @@ def _track_participant(
             repaired_state = None
 
         # ---- engagement findings ----------------------------------------------------------
-        if any(
-            state.get(kind) is not None and state[kind].level >= WARNING for kind in SCORE_KINDS
-        ):
+        signalled = [
+            kind
+            for kind in SCORE_KINDS
+            if state.get(kind) is not None and state[kind].level >= WARNING
+        ]
+        if signalled:
             last_score_signal = sn
+            last_signal_kind = signalled[0]
             score_signal_sessions.append(sn)
         no_show_state: _State | None = None
         missed_state: _State | None = None
@@ -561,11 +573,12 @@ def _track_participant(
                 "usual_rate": _round(rate_before_run),
                 "probability": round(probability, 6),
                 "follows_signal": follows_drop,
+                "follows_kind": last_signal_kind if follows_drop else "",
                 "follows_ceiling": follows_ceiling,
             }
             after = ""
             if follows_drop:
-                after = " after a drop in the scores"
+                after = AFTER_SIGNAL[last_signal_kind]
             elif follows_ceiling:
                 after = " after a run of full marks"
             unusual = (

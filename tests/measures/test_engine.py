@@ -240,7 +240,9 @@ def test_split_messages_say_only_what_their_evidence_shows():
     ]
     chronic = compute_case({"a": series(*[9] * 10), "b": series(*[6.5] * 10)}, SETTINGS).findings
     splits += [f for f in chronic if f.kind == KIND_SPLIT_ALLIANCE]
-    assert len({f.message.split(":")[-1][:20] for f in splits}) >= 2  # more than one kind of sentence
+    assert (
+        len({f.message.split(":")[-1][:20] for f in splits}) >= 2
+    )  # more than one kind of sentence
     for finding in splits:
         evidence = finding.evidence
         grown = evidence["gap"] - evidence["usual_gap"]
@@ -438,3 +440,24 @@ def test_full_marks_twice_in_a_row_do_not_pass_for_precision(ceiling_share):
 def test_lapses_after_full_marks_are_weighed_against_the_clients_own_habits(name, spec, flagged):
     result = run(*spec)
     assert (KIND_MISSED_CHECKS in kinds(result, FLAGS)) is flagged, name
+
+
+@pytest.mark.parametrize(
+    "spec, wording, kind",
+    [
+        (
+            (8, 8, 8, (8, 8, 8, 1), ".", "."),
+            "after a reported rupture that was not talked through",
+            "rupture",
+        ),
+        ((9, 9, 8.5, 9, 9, 9, 5, 5, ".", "."), "after a drop in the scores", "reliable_drop"),
+    ],
+    ids=["rupture", "drop"],
+)
+def test_a_lapse_message_names_the_signal_it_follows(spec, wording, kind):
+    lapses = [f for f in run(*spec).findings if f.kind in (KIND_MISSED_CHECKS, KIND_NO_SHOW)]
+    assert lapses, "the lapse after a signal is flagged"
+    assert all(wording in f.message for f in lapses if f.evidence["follows_signal"])
+    assert any(f.evidence["follows_kind"] == kind for f in lapses)
+    if kind == "rupture":  # the scores never dropped, so no message may say they did
+        assert not any("drop in the scores" in f.message for f in lapses)
