@@ -386,6 +386,8 @@ def load_case_page(case, *, record_choices=(), now=None):
     }
 
 
+# Evidence the sentence already says in words (the kind of signal a lapse follows).
+HIDDEN_EVIDENCE = {"follows_kind"}
 # Evidence values that are participant ids (split alliance): shown as the person's name.
 PERSON_KEYS = {"lower", "higher"}
 
@@ -394,7 +396,7 @@ def evidence_rows(evidence, people=None):
     """The engine's evidence as (label, text) pairs a therapist can read; ids become names."""
     rows = []
     for key, value in (evidence or {}).items():
-        if value is None:
+        if value is None or value == "" or key in HIDDEN_EVIDENCE:
             continue
         if key in PERSON_KEYS:
             person = (people or {}).get(int(value)) if str(value).isdigit() else None

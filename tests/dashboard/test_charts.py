@@ -108,3 +108,10 @@ def test_split_evidence_shows_names_never_database_ids():
     rows = dict(evidence_rows({"lower": "42", "higher": "41", "gap": 4.8}, people))
     assert rows["lower"] == "Jordan Rivera" and rows["higher"] == "Robin Rivera" and rows["gap"] == "4.8"
     assert "lower" not in dict(evidence_rows({"lower": "99"}, people))
+
+
+def test_evidence_the_sentence_already_names_is_not_shown_as_a_code():
+    from dashboard.pages import evidence_rows
+
+    rows = dict(evidence_rows({"run": 2, "follows_signal": True, "follows_kind": "rupture"}))
+    assert rows == {"sessions in a row": "2", "after a score signal": "yes"}
