@@ -53,5 +53,5 @@ class DigestPreferenceForm(forms.ModelForm):
     class Meta:
         model = User
         fields = ["digest"]
-        widgets = {"digest": forms.RadioSelect}
+        widgets = {"digest": forms.RadioSelect(attrs={"class": "form-check-input"})}
         labels = {"digest": "Email me a summary of open flags and unanswered checks"}
