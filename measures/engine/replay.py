@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import datetime
 import math
+import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TextIO
@@ -29,6 +30,17 @@ INPUT_COLUMNS = (
 OPTIONAL_COLUMNS = ("rupture",)
 OUTPUT_COLUMNS = ("client_id", "case_id", "session_number", "signal", "severity", "message")
 SCORE_COLUMNS = ("goals", "tasks", "bond")
+
+READ_COLUMNS = INPUT_COLUMNS + OPTIONAL_COLUMNS
+SESSION_MAX = 10_000
+
+# What the app writes, and nothing looser: int(), float() and date.fromisoformat() also take
+# "1_0", "+3", "1e1", non-ASCII digits and ISO week dates. A minus sign is allowed only so that a
+# negative score is reported as outside the scale.
+WHOLE_NUMBER = re.compile(r"[0-9]+", re.ASCII)
+DECIMAL = re.compile(r"-?[0-9]+(\.[0-9]+)?", re.ASCII)
+ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
+SHOWN_MAX = 40
 
 # case_id -> client_id -> observations sorted by session number
 ReplayCases = dict[str, dict[str, list[Observation]]]
@@ -53,43 +65,90 @@ class ReplayStats:
     findings: int
 
 
+def _cut(text: str) -> str:
+    """``text`` for an error message, cut short if it is long."""
+    if len(text) > SHOWN_MAX:
+        return f"{text[:SHOWN_MAX]}… ({len(text)} characters)"
+    return text
+
+
+def _shown(text: str) -> str:
+    """``text`` for an error message, quoted, cut short if it is long."""
+    if len(text) > SHOWN_MAX:
+        return f"{text[:SHOWN_MAX]!r}… ({len(text)} characters)"
+    return repr(text)
+
+
 def _score(raw: str, column: str, line: int, settings: EngineSettings) -> float | None:
     text = raw.strip()
     if not text:
         return None
-    try:
-        value = float(text)
-    except ValueError:
-        raise ReplayError(line, f"{column} is not a number: {raw!r}") from None
-    if not math.isfinite(value):
-        raise ReplayError(line, f"{column} is not a number: {raw!r}")
-    if not settings.scale_min <= value <= settings.scale_max:
+    if not DECIMAL.fullmatch(text):
+        raise ReplayError(line, f"{column} is not a number: {_shown(raw)}")
+    value = float(text)
+    if not (math.isfinite(value) and settings.scale_min <= value <= settings.scale_max):
         raise ReplayError(
             line,
-            f"{column} {text} is outside the scale {settings.scale_min:g}–{settings.scale_max:g}",
+            f"{column} {_cut(text)} is outside the scale "
+            f"{settings.scale_min:g}–{settings.scale_max:g}",
         )
     return value
+
+
+def _records(reader: Iterator[list[str]], line_num) -> Iterator[tuple[int, list[str]]]:
+    """(line where the record starts, record) for each record of a strict csv reader.
+
+    A csv.Error becomes ReplayError for the record's first line: with an unclosed quote the
+    reader runs on to the end of the file, so the line it stopped at is not where the damage is.
+    """
+    while True:
+        start = line_num() + 1
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            if str(exc) == "unexpected end of data":  # strict mode, inside quotes at the end
+                raise ReplayError(start, "a quoted field is never closed") from None
+            if line_num() == start:
+                raise ReplayError(start, f"malformed CSV: {exc}") from None
+            raise ReplayError(
+                start,
+                f"malformed CSV: {exc}, in a record running on to line {line_num()}"
+                " (is a quote never closed?)",
+            ) from None
+        yield start, row
 
 
 def read_replay(stream: Iterable[str], settings: EngineSettings) -> ReplayCases:
     """Parse and validate a replay CSV (an open text file or any iterable of lines).
 
     Returns case_id -> client_id -> observations sorted by session number (rows may come in any
-    order). Raises ReplayError("line N: reason") on: a missing column, a short row, an empty id,
-    a session number that is not a positive integer, a bad date (YYYY-MM-DD), attended other than
-    0/1, a score that is not a number or outside the scale, scores or a rupture answer on a
-    session not attended, a rupture answer other than 0/1/2, a duplicate session for a client, or
-    a client listed under two cases.
+    order; extra columns are ignored). Raises ReplayError("line N: reason"), N being the line
+    where the record starts, on: malformed CSV (an unclosed quote, a field over the csv module's
+    limit), a missing or repeated column, a short row, an empty id, a session number that is not a
+    whole number from 1 to 10000, a date not written YYYY-MM-DD, attended other than 0/1, a
+    score that is not a plain decimal number or outside the scale, scores or a rupture answer on a
+    session not attended, some scores of a check given and others empty, a rupture answer with no
+    scores, a rupture answer other than 0/1/2, a duplicate session for a client, or a client
+    listed under two cases.
     """
-    reader = csv.reader(stream)
-    try:
-        header = next(reader)
-    except StopIteration:
-        raise ReplayError(1, "the file is empty; expected a header row") from None
+    reader = csv.reader(stream, strict=True)
+    records = _records(reader, lambda: reader.line_num)
+    first = next(records, None)
+    if first is None:
+        raise ReplayError(1, "the file is empty; expected a header row")
+    header_line, header = first
     names = [name.strip().lower() for name in header]
+    if names:
+        names[0] = names[0].removeprefix("\ufeff").strip()
     missing = [column for column in INPUT_COLUMNS if column not in names]
     if missing:
-        raise ReplayError(reader.line_num, f"missing column(s): {', '.join(missing)}")
+        raise ReplayError(header_line, f"missing column(s): {', '.join(missing)}")
+    # a repeated column the replay reads is ambiguous; repeats among ignored ones are harmless
+    repeated = [column for column in READ_COLUMNS if names.count(column) > 1]
+    if repeated:
+        raise ReplayError(header_line, f"duplicate column(s): {', '.join(repeated)}")
     index = {column: names.index(column) for column in INPUT_COLUMNS}
     rupture_index = names.index("rupture") if "rupture" in names else None
     width = max(index.values()) + 1
@@ -99,8 +158,7 @@ def read_replay(stream: Iterable[str], settings: EngineSettings) -> ReplayCases:
     cases: ReplayCases = {}
     case_of: dict[str, tuple[str, int]] = {}
     seen: dict[tuple[str, int], int] = {}
-    for row in reader:
-        line = reader.line_num
+    for line, row in records:
         if not row or all(not cell.strip() for cell in row):
             continue
         if len(row) < width:
@@ -112,26 +170,30 @@ def read_replay(stream: Iterable[str], settings: EngineSettings) -> ReplayCases:
         if not case_id:
             raise ReplayError(line, "case_id is empty")
         raw_number = row[index["session_number"]].strip()
-        try:
-            session_number = int(raw_number)
-        except ValueError:
+        if not WHOLE_NUMBER.fullmatch(raw_number):
             raise ReplayError(
-                line, f"session_number is not a whole number: {raw_number!r}"
-            ) from None
-        if session_number < 1:
-            raise ReplayError(line, f"session_number must be 1 or more, got {session_number}")
+                line, f"session_number is not a whole number: {_shown(raw_number)}"
+            )
+        # int() refuses more than 4300 digits; anything that long is out of range anyway
+        digits = raw_number.lstrip("0") or "0"
+        session_number = int(digits) if len(digits) <= 6 else SESSION_MAX + 1
+        if not 1 <= session_number <= SESSION_MAX:
+            raise ReplayError(
+                line,
+                f"session_number must be from 1 to {SESSION_MAX}, got {_shown(raw_number)}",
+            )
         raw_date = row[index["session_date"]].strip()
         try:
-            if len(raw_date) != 10:
+            if not ISO_DATE.fullmatch(raw_date):
                 raise ValueError
             session_date = datetime.date.fromisoformat(raw_date)
         except ValueError:
             raise ReplayError(
-                line, f"session_date is not a date (YYYY-MM-DD): {raw_date!r}"
+                line, f"session_date is not a date (YYYY-MM-DD): {_shown(raw_date)}"
             ) from None
         raw_attended = row[index["attended"]].strip()
         if raw_attended not in ("0", "1"):
-            raise ReplayError(line, f"attended must be 0 or 1, got {raw_attended!r}")
+            raise ReplayError(line, f"attended must be 0 or 1, got {_shown(raw_attended)}")
         attended = raw_attended == "1"
         goals, tasks, bond = (
             _score(row[index[column]], column, line, settings) for column in SCORE_COLUMNS
@@ -142,19 +204,26 @@ def read_replay(stream: Iterable[str], settings: EngineSettings) -> ReplayCases:
             if raw_rupture:
                 if raw_rupture not in ("0", "1", "2"):
                     raise ReplayError(
-                        line, f"rupture must be 0, 1, 2 or empty, got {raw_rupture!r}"
+                        line, f"rupture must be 0, 1, 2 or empty, got {_shown(raw_rupture)}"
                     )
                 rupture = int(raw_rupture)
         if not attended and (goals is not None or tasks is not None or bond is not None):
             raise ReplayError(line, "scores are given for a session not attended")
         if not attended and rupture is not None:
             raise ReplayError(line, "a rupture answer is given for a session not attended")
+        # The app stores a check whole (all three subscales) or not at all, and asks the rupture
+        # question inside the check.
+        answered = (goals is not None) + (tasks is not None) + (bond is not None)
+        if answered not in (0, 3):
+            raise ReplayError(line, "goals, tasks and bond must all be given or all be empty")
+        if rupture is not None and not answered:
+            raise ReplayError(line, "a rupture answer needs the scores of that check")
 
         key = (client_id, session_number)
         if key in seen:
             raise ReplayError(
                 line,
-                f"duplicate session {session_number} for client {client_id} "
+                f"duplicate session {session_number} for client {_cut(client_id)} "
                 f"(first on line {seen[key]})",
             )
         seen[key] = line
@@ -164,8 +233,8 @@ def read_replay(stream: Iterable[str], settings: EngineSettings) -> ReplayCases:
         elif known[0] != case_id:
             raise ReplayError(
                 line,
-                f"client {client_id} is in case {case_id} here but in case {known[0]} "
-                f"on line {known[1]}",
+                f"client {_cut(client_id)} is in case {_cut(case_id)} here but in case "
+                f"{_cut(known[0])} on line {known[1]}",
             )
         cases.setdefault(case_id, {}).setdefault(client_id, []).append(
             Observation(

@@ -176,3 +176,108 @@ def test_it_calibrates_from_the_file_unless_told_not_to(tmp_path):
     # explicit values win over the calibration
     _rows, explicit = replay(tmp_path, lines, "--reliability", "total=0.5")
     assert "'total': 0.5," in explicit
+
+
+ROW = "a,c,1,2025-01-01,1,9,9,9,"
+# Files the app can produce, or that a spreadsheet makes of them: all must keep replaying.
+ACCEPTED = [
+    ("plain", [HEADER, ROW]),
+    ("byte order mark", ["\ufeff" + HEADER, ROW]),
+    ("crlf", [HEADER + "\r", ROW + "\r"]),
+    ("extra column", [HEADER + ",notes", ROW + ",said little"]),
+    (
+        "reordered columns",
+        ["bond,tasks,goals,attended,session_date,session_number,case_id,client_id", "9,9,9,1,2025-01-01,1,c,a"],
+    ),
+    ("padded upper-case header", [" Client_ID ,CASE_ID,session_number, session_date,attended,"
+                                  "goals,tasks,bond,rupture", ROW]),
+    ("quoted fields", [HEADER, '"a","c","1","2025-01-01","1","9","9","9",""']),
+    ("quoted comma and newline", [HEADER, '"a, b\nc",c,1,2025-01-01,1,9,9,9,']),
+    ("blank lines", [HEADER, "", ROW, "", ",,,,,,,,", "a,c,2,2025-01-08,0,,,,"]),
+    ("out of order", [HEADER, "a,c,2,2025-01-08,0,,,,", ROW]),
+    ("decimal scores", [HEADER, "a,c,1,2025-01-01,1,9.25,0,10.0,2"]),
+    ("padded values", [HEADER, " a , c , 1 , 2025-01-01 , 1 , 9 , 9 , 9 , 0 "]),
+    ("leading zeros", [HEADER, "a,c,007,2025-01-01,1,09,9,9,"]),
+    ("last session", [HEADER, "a,c,10000,2025-01-01,1,9,9,9,"]),
+    ("duplicate ignored columns", [HEADER + ",notes,notes,,", ROW + ",x,y,,"]),
+    ("scores without a rupture answer", [HEADER, ROW]),
+    ("attended but no check", [HEADER, "a,c,1,2025-01-01,1,,,,"]),
+]
+
+
+@pytest.mark.parametrize("lines", [a[1] for a in ACCEPTED], ids=[a[0] for a in ACCEPTED])
+def test_documented_variations_are_accepted(tmp_path, lines):
+    rows, out = replay(tmp_path, lines)
+    assert "1 cases, 1 participants" in out
+
+
+# What the reviewer found: crashes, rows the app never writes, and parsing looser than documented.
+REFUSED = [
+    # csv-level damage reports the line where the damaged record starts
+    ("huge field", [HEADER, "a" * 200_000 + ",c,1,2025-01-01,1,9,9,9,"], "line 2: malformed CSV"),
+    ("unclosed quote", [HEADER, '"a,c,1,2025-01-01,1,9,9,9,', ROW, ROW],
+     "line 2: a quoted field is never closed"),
+    ("unclosed quote late", [HEADER, ROW, 'b,c,1,2025-01-01,1,"9,9,9,', ROW],
+     "line 3: a quoted field is never closed"),
+    ("text after a closing quote", [HEADER, ROW, '"b"x,c,1,2025-01-01,1,9,9,9,'],
+     "line 3: malformed CSV"),
+    ("quote closed lines later", [HEADER, '"a,c,1,2025-01-01,1,9,9,9,', '"b"x,c'],
+     "line 2: malformed CSV"),
+    ("unclosed quote in a big file", [HEADER, '"a,c,1,2025-01-01,1,9,9,9,', *[ROW] * 6000],
+     "line 2: malformed CSV: field larger than field limit (131072), in a record running on to line"),
+    ("huge header", ["a" * 200_000 + "," + HEADER, ROW], "line 1: malformed CSV"),
+    # rows the app can never produce
+    ("goals only", [HEADER, "a,c,1,2025-01-01,1,9,,,"],
+     "line 2: goals, tasks and bond must all be given or all be empty"),
+    ("bond missing", [HEADER, "a,c,1,2025-01-01,1,9,9,,0"],
+     "line 2: goals, tasks and bond must all be given or all be empty"),
+    ("rupture without scores", [HEADER, "a,c,1,2025-01-01,1,,,,1"],
+     "line 2: a rupture answer needs the scores of that check"),
+    ("partial scores on a no-show", [HEADER, "a,c,1,2025-01-01,0,,9,,"], "line 2: scores"),
+    # numbers, dates and headers exactly as documented
+    ("underscore session", [HEADER, "a,c,1_0,2025-01-01,1,9,9,9,"], "line 2: session_number"),
+    ("signed session", [HEADER, "a,c,+3,2025-01-01,1,9,9,9,"], "line 2: session_number"),
+    ("arabic-indic session", [HEADER, "a,c,\u0663,2025-01-01,1,9,9,9,"], "line 2: session_number"),
+    ("fullwidth session", [HEADER, "a,c,\uff13,2025-01-01,1,9,9,9,"], "line 2: session_number"),
+    ("session too large", [HEADER, "a,c,10001,2025-01-01,1,9,9,9,"],
+     "line 2: session_number must be from 1 to 10000"),
+    ("session huge", [HEADER, "a,c," + "9" * 5000 + ",2025-01-01,1,9,9,9,"],
+     "line 2: session_number must be from 1 to 10000"),
+    ("underscore score", [HEADER, "a,c,1,2025-01-01,1,9,1_0,9,"], "line 2: tasks is not a number"),
+    ("signed score", [HEADER, "a,c,1,2025-01-01,1,+3,9,9,"], "line 2: goals is not a number"),
+    ("exponent score", [HEADER, "a,c,1,2025-01-01,1,9,9,1e0,"], "line 2: bond is not a number"),
+    ("infinite score", [HEADER, "a,c,1,2025-01-01,1,9,9,inf,"], "line 2: bond is not a number"),
+    ("arabic-indic score", [HEADER, "a,c,1,2025-01-01,1,\u0667,9,9,"],
+     "line 2: goals is not a number"),
+    ("bare point score", [HEADER, "a,c,1,2025-01-01,1,.5,9,9,"], "line 2: goals is not a number"),
+    ("huge score", [HEADER, "a,c,1,2025-01-01,1," + "9" * 5000 + ",9,9,"], "line 2: goals"),
+    ("iso week date", [HEADER, "a,c,1,2024-W01-1,1,9,9,9,"], "line 2: session_date"),
+    ("compact date", [HEADER, "a,c,1,20240101xx,1,9,9,9,"], "line 2: session_date"),
+    ("arabic-indic date", [HEADER, "a,c,1,\u0662025-01-01,1,9,9,9,"], "line 2: session_date"),
+    ("year zero", [HEADER, "a,c,1,0000-01-01,1,9,9,9,"], "line 2: session_date"),
+    ("duplicate column", [HEADER + ",goals", ROW + ",9"], "line 1: duplicate column(s): goals"),
+    ("duplicate after padding", [HEADER.replace("rupture", " Bond"), "a,c,1,2025-01-01,1,9,9,9,9"],
+     "line 1: duplicate column(s): bond"),
+    ("duplicate rupture", [HEADER + ",rupture", ROW + ","], "line 1: duplicate column(s): rupture"),
+]
+
+
+@pytest.mark.parametrize(
+    ("lines", "message"), [r[1:] for r in REFUSED], ids=[r[0] for r in REFUSED]
+)
+def test_a_file_the_app_could_not_have_written_is_refused(tmp_path, lines, message):
+    target = tmp_path / "flags.csv"
+    source = write(tmp_path, lines)
+    with pytest.raises(CommandError) as raised:
+        call_command("replay", str(source), "--output", str(target), stdout=io.StringIO())
+    assert str(raised.value).startswith(message)
+    assert len(str(raised.value)) < 300, "a long field is shortened in the message"
+    assert list(tmp_path.iterdir()) == [source]
+
+
+def test_the_line_of_an_error_is_where_its_record_starts():
+    text = HEADER + '\na,c,1,2025-01-01,1,9,9,9,\n"b\nc",c,1,2025-01-01,1,9,x,9,\n'
+    with pytest.raises(ReplayError) as raised:
+        read_replay(io.StringIO(text), EngineSettings())
+    assert raised.value.line == 3
+
