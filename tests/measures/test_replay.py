@@ -2,6 +2,9 @@
 
 import csv
 import io
+import os
+import re
+import stat
 
 import pytest
 from django.core.management import call_command
@@ -281,3 +284,72 @@ def test_the_line_of_an_error_is_where_its_record_starts():
         read_replay(io.StringIO(text), EngineSettings())
     assert raised.value.line == 3
 
+
+def _unwritable_directory(tmp_path):
+    return tmp_path
+
+
+def _missing_directory(tmp_path):
+    return tmp_path / "missing" / "flags.csv"
+
+
+def _under_a_file(tmp_path):
+    return tmp_path / "in.csv" / "flags.csv"
+
+
+@pytest.mark.parametrize(
+    "target_of",
+    [_unwritable_directory, _missing_directory, _under_a_file],
+    ids=["a directory", "missing directory", "parent is a file"],
+)
+def test_an_output_that_cannot_be_written_is_a_command_error(tmp_path, target_of):
+    source = write(tmp_path, GOOD)
+    target = target_of(tmp_path)
+    with pytest.raises(CommandError, match=re.escape(f"cannot write {target}: ")):
+        call_command("replay", str(source), "--output", str(target), stdout=io.StringIO())
+    assert list(tmp_path.iterdir()) == [source]
+
+
+@pytest.mark.parametrize("failing", ["replace", "open"])
+def test_a_failed_write_leaves_no_temporary_file(tmp_path, monkeypatch, failing):
+    from measures.management.commands import replay as command
+
+    source = write(tmp_path, GOOD)
+    target = tmp_path / "flags.csv"
+
+    def refuse(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    if failing == "replace":
+        monkeypatch.setattr(command.os, "replace", refuse)
+    else:
+        monkeypatch.setattr(command.os, "fdopen", refuse)
+    with pytest.raises(CommandError, match=re.escape(f"cannot write {target}: Permission denied")):
+        call_command("replay", str(source), "--output", str(target), stdout=io.StringIO())
+    assert list(tmp_path.iterdir()) == [source]
+
+
+@pytest.fixture
+def umask():
+    """Set the process umask for one test and restore it afterwards."""
+    previous = os.umask(0o022)
+    os.umask(previous)
+    yield os.umask
+    os.umask(previous)
+
+
+@pytest.mark.parametrize(("mask", "mode"), [(0o022, 0o644), (0o027, 0o640), (0o077, 0o600)])
+def test_the_output_file_follows_the_umask(tmp_path, umask, mask, mode):
+    umask(mask)
+    replay(tmp_path, GOOD)
+    assert stat.S_IMODE((tmp_path / "flags.csv").stat().st_mode) == mode
+
+
+def test_an_existing_output_file_keeps_its_mode(tmp_path, umask):
+    umask(0o022)
+    target = tmp_path / "flags.csv"
+    target.write_text("old\n")
+    target.chmod(0o640)  # neither what mkstemp gives (0600) nor what the umask gives (0644)
+    rows, _ = replay(tmp_path, GOOD)
+    assert rows
+    assert stat.S_IMODE(target.stat().st_mode) == 0o640

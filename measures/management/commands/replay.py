@@ -12,7 +12,8 @@ built-in defaults.
 
 import dataclasses
 import os
-import tempfile
+import secrets
+import stat
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
@@ -41,6 +42,56 @@ def _per_series(raw, option, low, high):
             raise CommandError(f"{option}: {name}={value:g} is outside {low:g}–{high:g}")
         values[name] = value
     return values
+
+
+def _create_temporary(directory):
+    """Create an empty ``.replay-*.csv`` in ``directory``; returns (file descriptor, path).
+
+    Unlike tempfile.mkstemp (always 0600) the file is created with mode 0666, which the kernel
+    narrows by the process umask (and a default ACL) exactly as for any file a program creates,
+    without reading the umask, which can only be done by changing it for every thread.
+    """
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
+    for _attempt in range(100):
+        path = Path(directory) / f".replay-{secrets.token_hex(8)}.csv"
+        try:
+            return os.open(path, flags, 0o666), path
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"no free temporary name in {directory}")
+
+
+def _write_atomically(target, write):
+    """Call ``write(text stream)`` on a file next to ``target``, then rename it over ``target``.
+
+    A failure never leaves a half-written target or the temporary file. An existing target keeps
+    its permission bits, as when a program overwrites a file in place; a new one follows the umask.
+    Raises CommandError("cannot write TARGET: reason") on any OSError.
+    """
+    temporary = None
+    try:
+        handle, temporary = _create_temporary(target.parent)
+        try:
+            output = os.fdopen(handle, "w", newline="", encoding="utf-8")
+        except BaseException:
+            os.close(handle)
+            raise
+        with output:
+            result = write(output)
+        try:
+            mode = target.stat().st_mode
+        except FileNotFoundError:
+            mode = None
+        if mode is not None and stat.S_ISREG(mode):
+            os.chmod(temporary, stat.S_IMODE(mode))
+        os.replace(temporary, target)
+        temporary = None
+        return result
+    except OSError as error:
+        raise CommandError(f"cannot write {target}: {error.strerror or error}") from None
+    finally:
+        if temporary is not None:
+            temporary.unlink(missing_ok=True)
 
 
 class Command(BaseCommand):
@@ -76,6 +127,9 @@ class Command(BaseCommand):
             spread = _per_series(options["spread"], "--spread", 0.01, 10.0)
 
         source = Path(options["input"])
+        target = Path(options["output"])
+        if target.is_dir():  # refuse before the work, not after it
+            raise CommandError(f"cannot write {target}: it is a directory")
         try:
             with source.open(newline="", encoding="utf-8-sig") as stream:
                 # scale bounds are all that parsing needs from the settings
@@ -107,20 +161,7 @@ class Command(BaseCommand):
             )
 
         # Write next to the target and rename, so a failure never leaves a half-written file.
-        target = Path(options["output"])
-        try:
-            handle, temporary = tempfile.mkstemp(
-                prefix=".replay-", suffix=".csv", dir=target.parent
-            )
-        except OSError as error:
-            raise CommandError(f"cannot write {target}: {error.strerror or error}") from None
-        try:
-            with os.fdopen(handle, "w", newline="", encoding="utf-8") as output:
-                findings = run_replay(cases, output, settings)
-            os.replace(temporary, target)
-        except BaseException:
-            Path(temporary).unlink(missing_ok=True)
-            raise
+        findings = _write_atomically(target, lambda output: run_replay(cases, output, settings))
         participants = sum(len(parts) for parts in cases.values())
         self.stdout.write(
             f"{len(cases)} cases, {participants} participants: {findings} flags written to {target}"
