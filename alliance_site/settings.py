@@ -135,6 +135,7 @@ INSTALLED_APPS = [
     "accounts",
     "sessions_app",
     "measures",
+    "surveys",
     "dashboard",
 ]
 
@@ -274,7 +275,7 @@ if REDIS_URL:
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
-# Survey submissions per link and per client address in a window (measures/ratelimit.py). The
+# Survey submissions per link and per client address in a window (surveys/ratelimit.py). The
 # address limit is generous: a clinic's shared Wi-Fi puts many clients behind one address.
 SURVEY_RATE_LIMIT = {
     "per_link": env_int("SURVEY_RATE_LIMIT_PER_LINK", 20),

@@ -33,9 +33,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts.access import therapist_required
-from sessions_app.access import get_session_for_user
-
-from .actions import (
+from measures.actions import (
     TABLET_LINK_LIFETIME,
     SurveyClosed,
     do_ensure_room_invitation,
@@ -47,9 +45,11 @@ from .actions import (
     items_for_case,
     lookup_invitation,
 )
+from measures.models import InvitationToken, SurveyInvitation
+from measures.notifications import survey_url
+from sessions_app.access import get_session_for_user
+
 from .forms import SurveyForm
-from .models import InvitationToken, SurveyInvitation
-from .notifications import survey_url
 from .ratelimit import is_submission_limited
 
 logger = logging.getLogger(__name__)
@@ -88,7 +88,7 @@ def _page(request, template, context, *, status=200, language):
 
 
 def _closed(request, reason, status, *, clinic=None, language):
-    return _page(request, "measures/survey_closed.html", {"reason": reason, "clinic": clinic}, status=status,
+    return _page(request, "surveys/survey_closed.html", {"reason": reason, "clinic": clinic}, status=status,
                  language=language)
 
 
@@ -101,7 +101,7 @@ def _answers_client_on_outage(view):
             return view(request, *args, **kwargs)
         except (OperationalError, InterfaceError) as exc:
             logger.error("survey page: database unavailable (%s)", type(exc).__name__)
-            response = _page(request, "measures/survey_unavailable.html", {}, status=503,
+            response = _page(request, "surveys/survey_unavailable.html", {}, status=503,
                              language=_requested_language(request))
             response["Retry-After"] = "60"
             return response
@@ -119,7 +119,7 @@ def _answers_client_on_outage(view):
 @_answers_client_on_outage
 def survey(request, token):
     if request.method == "POST" and is_submission_limited(request, token):
-        return _page(request, "measures/survey_limited.html", {}, status=429, language=_requested_language(request))
+        return _page(request, "surveys/survey_limited.html", {}, status=429, language=_requested_language(request))
     invitation = lookup_invitation(token)
     if invitation is None:
         return _closed(request, "unknown", 404, language=_requested_language(request))
@@ -139,7 +139,7 @@ def survey(request, token):
             except SurveyClosed as closed:
                 return _closed(request, closed.reason, 409 if closed.reason == "completed" else 410, clinic=clinic,
                                language=language)
-            done = _private(redirect("measures:survey_done"))
+            done = _private(redirect("surveys:survey_done"))
             # The thank-you stays in the client's language: a short-lived cookie for /s/ pages only.
             done.set_cookie(LANGUAGE_COOKIE, language, max_age=600, path="/s/", httponly=True, samesite="Lax",
                             secure=request.is_secure())
@@ -156,7 +156,7 @@ def survey(request, token):
         # On the tablet, this person may pass without answering (explicitly, never by accident).
         "can_pass": bool(room) and room.get("current") == invitation.pk,
     }
-    return _page(request, "measures/survey.html", context, status=status, language=language)
+    return _page(request, "surveys/survey.html", context, status=status, language=language)
 
 
 @require_GET
@@ -171,7 +171,7 @@ def survey_done(request):
     if room and _current_is_open(room):
         return _reopen_current(request, room)
     context = {"in_room": room is not None, "next_invitation": _next_in_room(room) if room else None}
-    return _page(request, "measures/survey_done.html", context, language=_requested_language(request))
+    return _page(request, "surveys/survey_done.html", context, language=_requested_language(request))
 
 
 @require_POST
@@ -234,12 +234,12 @@ def participant_qr(request, session_id, participant_id):
     # segno draws the code from the URL alone (no user text goes into the SVG), so it is safe markup.
     svg = mark_safe(segno.make(survey_url(token), error="m").svg_inline(scale=6, border=4))
     context = {"session": session, "participant": participant, "invitation": invitation, "qr_svg": svg}
-    return _private(render(request, "measures/participant_qr.html", context))
+    return _private(render(request, "surveys/participant_qr.html", context))
 
 
 def _handover_refused(request, session, participant, reason):
     context = {"session": session, "participant": participant, "reason": reason}
-    return render(request, "measures/handover_refused.html", context, status=409)
+    return render(request, "surveys/handover_refused.html", context, status=409)
 
 
 def _end_room(request):
@@ -274,7 +274,7 @@ def _reopen_current(request, room):
     """Back to the current person's own survey, on a fresh tablet link (the old one may be gone)."""
     invitation = SurveyInvitation.objects.get(pk=room["current"])
     do_revoke_tablet_links(room.get("all", []), keep_invitation_id=invitation.pk)
-    return _private(redirect("measures:survey", token=do_issue_token(invitation, InvitationToken.Purpose.TABLET)))
+    return _private(redirect("surveys:survey", token=do_issue_token(invitation, InvitationToken.Purpose.TABLET)))
 
 
 def _open_next_in_room(request):
@@ -289,4 +289,4 @@ def _open_next_in_room(request):
     # The previous person's turn is over: their link in the tablet's history stops working.
     do_revoke_tablet_links(room.get("all", []), keep_invitation_id=invitation.pk)
     token = do_issue_token(invitation, InvitationToken.Purpose.TABLET)
-    return _private(redirect("measures:survey", token=token))
+    return _private(redirect("surveys:survey", token=token))

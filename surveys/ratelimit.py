@@ -13,7 +13,7 @@ import time
 from django.conf import settings
 from django.core.cache import cache
 
-from .models import hash_token
+from measures.models import hash_token
 
 
 def client_address(request):
