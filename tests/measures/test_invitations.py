@@ -14,7 +14,7 @@ from django.utils import timezone
 from measures.models import InvitationToken, Response, SurveyInvitation, hash_token
 from measures.tasks import nightly_sweep
 from sessions_app.models import Participant, TherapySession
-from surveys.views import ROOM_KEY
+from surveys.room import ROOM_KEY
 from tests.builders import make_invitation, make_response, make_session
 
 pytestmark = pytest.mark.django_db
