@@ -135,6 +135,7 @@ INSTALLED_APPS = [
     "accounts",
     "sessions_app",
     "measures",
+    "surveys",
     "dashboard",
 ]
 
@@ -269,12 +270,22 @@ CELERY_BEAT_SCHEDULE = {
     },
 }
 
+# Short socket timeouts (seconds): a down or hung Redis must not hold a client's submission; the
+# survey's rate limiter fails open when the cache does not answer in time (surveys/ratelimit.py).
+# A cache call on loopback or a LAN takes about a millisecond.
+REDIS_CACHE_OPTIONS = {"socket_connect_timeout": 0.5, "socket_timeout": 0.5}
 if REDIS_URL:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "OPTIONS": REDIS_CACHE_OPTIONS,
+        }
+    }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
-# Survey submissions per link and per client address in a window (measures/ratelimit.py). The
+# Survey submissions per link and per client address in a window (surveys/ratelimit.py). The
 # address limit is generous: a clinic's shared Wi-Fi puts many clients behind one address.
 SURVEY_RATE_LIMIT = {
     "per_link": env_int("SURVEY_RATE_LIMIT_PER_LINK", 20),

@@ -3,7 +3,7 @@ from django.urls import include, path
 
 urlpatterns = [
     path("", include("accounts.urls")),
-    path("", include("measures.urls")),
+    path("", include("surveys.urls")),
     path("", include("dashboard.urls")),
     path("operator/", admin.site.urls),
 ]

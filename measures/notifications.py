@@ -11,7 +11,7 @@ from .models import InvitationToken
 
 
 def survey_url(token):
-    return settings.SITE_URL + reverse("measures:survey", args=[token])
+    return settings.SITE_URL + reverse("surveys:survey", args=[token])
 
 
 def send_invitation_email(invitation, *, reminder):

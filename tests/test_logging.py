@@ -30,7 +30,7 @@ def stderr_logs(settings):
 def test_no_token_in_any_log_line(client, case, stderr_logs):
     session = make_session(case)
     invitation, token = make_invitation(session, case.participants.get())
-    url = reverse("measures:survey", args=[token])
+    url = reverse("surveys:survey", args=[token])
     client.get(url.replace(token, token[:-3] + "zzz"))  # 404, logged by django.request
     client.post(url, {"goals_focus": "99"})  # 400
     invitation.completed_at = invitation.created_at

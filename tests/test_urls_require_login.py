@@ -5,7 +5,7 @@ import re
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
-PUBLIC = {"accounts:login", "accounts:logout", "measures:survey", "measures:survey_done"}
+PUBLIC = {"accounts:login", "accounts:logout", "surveys:survey", "surveys:survey_done"}
 PUBLIC_PREFIXES = ("admin:",)  # the operator's Django admin has its own login
 
 

@@ -69,8 +69,8 @@ def test_sessions_offer_recording_sending_and_handing_over_checks(login, therapi
     assert reverse("dashboard:send_checks", args=[attended.pk]) in body
     assert reverse("dashboard:send_checks", args=[upcoming.pk]) not in body
     assert reverse("dashboard:record_session", args=[upcoming.pk]) in body
-    assert reverse("measures:complete_now", args=[attended.pk, participant.pk]) in body
-    assert reverse("measures:participant_qr", args=[attended.pk, participant.pk]) in body
+    assert reverse("surveys:complete_now", args=[attended.pk, participant.pk]) in body
+    assert reverse("surveys:participant_qr", args=[attended.pk, participant.pk]) in body
 
 
 def test_the_record_buttons_are_the_forms_statuses_with_their_short_labels(login, therapist, case):

@@ -12,8 +12,8 @@ URLS = [
     ("post", lambda case, session, flag: reverse("dashboard:send_checks", args=[session.pk])),
     ("post", lambda case, session, flag: reverse("dashboard:acknowledge_signal", args=[flag.pk])),
     ("post", lambda case, session, flag: reverse("dashboard:resolve_signal", args=[flag.pk])),
-    ("post", lambda case, session, flag: reverse("measures:complete_now", args=[session.pk, flag.participant_id])),
-    ("get", lambda case, session, flag: reverse("measures:participant_qr", args=[session.pk, flag.participant_id])),
+    ("post", lambda case, session, flag: reverse("surveys:complete_now", args=[session.pk, flag.participant_id])),
+    ("get", lambda case, session, flag: reverse("surveys:participant_qr", args=[session.pk, flag.participant_id])),
 ]
 
 

@@ -74,7 +74,7 @@ def test_a_survey_link_stores_a_response(client, case):
     session = make_session(case)
     participant = case.participants.get()
     _, token = make_invitation(session, participant)
-    url = reverse("measures:survey", args=[token])
+    url = reverse("surveys:survey", args=[token])
     assert client.get(url).status_code == 200
     answers = dict.fromkeys(("goals_focus", "goals_agree", "tasks_sense", "tasks_fit", "bond_heard", "bond_trust"), "8")
     response = client.post(url, {**answers, "rupture": "no"})

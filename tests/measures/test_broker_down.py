@@ -40,14 +40,14 @@ def submit_while_broker_is_down(client, case):
     session = make_session(case, days_ago=0)
     _, token = make_invitation(session, participant)
     started = time.monotonic()
-    response = client.post(reverse("measures:survey", args=[token]), {**ANSWERS, "rupture": "no"})
+    response = client.post(reverse("surveys:survey", args=[token]), {**ANSWERS, "rupture": "no"})
     return response, time.monotonic() - started
 
 
 @pytest.mark.django_db(transaction=True)
 def test_a_submission_survives_a_down_broker(client, case, broker_down):
     response, seconds = submit_while_broker_is_down(client, case)
-    assert response.status_code == 302 and response["Location"].endswith(reverse("measures:survey_done"))
+    assert response.status_code == 302 and response["Location"].endswith(reverse("surveys:survey_done"))
     assert Response.objects.filter(session__case=case).count() == 5
     assert not CaseEvaluation.objects.filter(case=case).exists()  # nothing could be queued
     assert seconds < 15  # the client is not kept waiting on a dead broker for long

@@ -13,8 +13,8 @@ from django.utils import timezone
 
 from measures.models import InvitationToken, Response, SurveyInvitation, hash_token
 from measures.tasks import nightly_sweep
-from measures.views import ROOM_KEY
 from sessions_app.models import Participant, TherapySession
+from surveys.room import ROOM_KEY
 from tests.builders import make_invitation, make_response, make_session
 
 pytestmark = pytest.mark.django_db
@@ -135,7 +135,7 @@ def test_the_nightly_sweep_gives_checks_to_attended_sessions_that_have_none(
 
 
 def complete_now_url(session, participant):
-    return reverse("measures:complete_now", args=[session.pk, participant.pk])
+    return reverse("surveys:complete_now", args=[session.pk, participant.pk])
 
 
 def test_complete_now_signs_the_therapist_out_and_opens_only_that_participants_survey(login, therapist, couple_case):
@@ -165,7 +165,7 @@ def test_the_tablet_goes_round_the_couple_and_the_second_partner_reaches_only_th
     body = done.content.decode()
     assert "Thank you" in body and "Please pass the tablet to Jordan." in body
     assert "Robin" not in body and "9" not in re.sub(r"<[^>]+>", "", body)  # no trace of the answers
-    jordan_url = client.post(reverse("measures:room_next"))["Location"]
+    jordan_url = client.post(reverse("surveys:room_next"))["Location"]
     assert jordan_url != robin_url and "Jordan, how was today" in client.get(jordan_url).content.decode()
     # What Jordan could try: Robin's link (back button), the therapist's pages, the next button again.
     back = client.get(robin_url)
@@ -173,10 +173,10 @@ def test_the_tablet_goes_round_the_couple_and_the_second_partner_reaches_only_th
     assert "9" not in re.sub(r"<[^>]+>", "", back.content.decode())
     assert client.get(reverse("dashboard:case", args=[couple_case.pk])).status_code == 302
     assert client.post(jordan_url, answers("3", shared=True)).status_code == 302
-    end = client.get(reverse("measures:survey_done")).content.decode()
+    end = client.get(reverse("surveys:survey_done")).content.decode()
     assert "Everyone has answered." in end and "Please pass the tablet" not in end
     assert Response.objects.get(participant=robin).goals == 9 and Response.objects.get(participant=jordan).goals == 3
-    assert client.post(reverse("measures:room_next"))["Location"].startswith(reverse("accounts:login"))
+    assert client.post(reverse("surveys:room_next"))["Location"].startswith(reverse("accounts:login"))
 
 
 def test_pressing_next_with_nobody_left_ends_the_room_at_the_sign_in_page(login, therapist, couple_case):
@@ -184,9 +184,9 @@ def test_pressing_next_with_nobody_left_ends_the_room_at_the_sign_in_page(login,
     robin, jordan = couple_case.participants.all()
     client = login(therapist)
     client.post(complete_now_url(session, robin))
-    jordan_url = client.post(reverse("measures:room_next"), {"pass": "1"})["Location"]  # Robin passes
+    jordan_url = client.post(reverse("surveys:room_next"), {"pass": "1"})["Location"]  # Robin passes
     assert "Jordan, how was today" in client.get(jordan_url).content.decode()
-    again = client.post(reverse("measures:room_next"), {"pass": "1"})  # and so does Jordan
+    again = client.post(reverse("surveys:room_next"), {"pass": "1"})  # and so does Jordan
     assert again["Location"].startswith(reverse("accounts:login")) and ROOM_KEY not in client.session
     # Both were issued, and both were revoked with the room: neither answered.
     assert not InvitationToken.objects.filter(purpose=InvitationToken.Purpose.TABLET).exists()
@@ -196,11 +196,11 @@ def test_finishing_the_room_leaves_only_the_sign_in_page(login, therapist, coupl
     session = make_session(couple_case)
     client = login(therapist)
     client.post(complete_now_url(session, couple_case.participants.first()))
-    response = client.post(reverse("measures:room_end"))
+    response = client.post(reverse("surveys:room_end"))
     assert response.status_code == 302
     assert response["Location"] == reverse("accounts:login") + f"?next=/cases/{couple_case.pk}/"
     assert ROOM_KEY not in client.session
-    assert client.post(reverse("measures:room_next"))["Location"].startswith(reverse("accounts:login"))
+    assert client.post(reverse("surveys:room_next"))["Location"].startswith(reverse("accounts:login"))
 
 
 def test_the_room_skips_participants_who_already_answered(login, therapist, couple_case):
@@ -242,7 +242,7 @@ def test_other_staff_get_404_from_complete_now_and_the_qr_page(login, request, c
     client = login(request.getfixturevalue(persona))
     participant = case.participants.get()
     assert client.post(complete_now_url(session, participant)).status_code == 404
-    assert client.get(reverse("measures:participant_qr", args=[session.pk, participant.pk])).status_code == 404
+    assert client.get(reverse("surveys:participant_qr", args=[session.pk, participant.pk])).status_code == 404
     assert not SurveyInvitation.objects.exists()
 
 
@@ -251,7 +251,7 @@ def test_the_clinic_admin_may_not_hand_over_or_show_a_qr_code(login, clinic_admi
     client = login(clinic_admin)
     participant = case.participants.get()
     assert client.post(complete_now_url(session, participant)).status_code == 403
-    assert client.get(reverse("measures:participant_qr", args=[session.pk, participant.pk])).status_code == 403
+    assert client.get(reverse("surveys:participant_qr", args=[session.pk, participant.pk])).status_code == 403
     assert not InvitationToken.objects.exists()
 
 
@@ -272,7 +272,7 @@ def test_signed_in_pages_are_never_cached(login, therapist, case):
 def test_the_qr_page_draws_a_fresh_working_link_inline_without_any_other_host(login, therapist, case, client):
     session = make_session(case)
     participant = case.participants.get()
-    url = reverse("measures:participant_qr", args=[session.pk, participant.pk])
+    url = reverse("surveys:participant_qr", args=[session.pk, participant.pk])
     import segno
 
     drawn = []
@@ -282,7 +282,7 @@ def test_the_qr_page_draws_a_fresh_working_link_inline_without_any_other_host(lo
         drawn.append(content)
         return real_make(content, **kwargs)
 
-    with mock.patch("measures.views.segno.make", spy):
+    with mock.patch("surveys.views.segno.make", spy):
         response = login(therapist).get(url)
     body = response.content.decode()
     assert response.status_code == 200 and "<svg" in body and 'class="qrline"' in body
@@ -296,13 +296,13 @@ def test_the_qr_page_draws_a_fresh_working_link_inline_without_any_other_host(lo
 
 def test_the_qr_page_is_get_only(login, therapist, case):
     session = make_session(case)
-    url = reverse("measures:participant_qr", args=[session.pk, case.participants.get().pk])
+    url = reverse("surveys:participant_qr", args=[session.pk, case.participants.get().pk])
     assert login(therapist).post(url).status_code == 405
 
 
 def test_the_qr_page_sends_anonymous_visitors_to_sign_in(client, case):
     session = make_session(case)
-    response = client.get(reverse("measures:participant_qr", args=[session.pk, case.participants.get().pk]))
+    response = client.get(reverse("surveys:participant_qr", args=[session.pk, case.participants.get().pk]))
     assert response.status_code == 302 and response["Location"].startswith(reverse("accounts:login"))
 
 
@@ -310,7 +310,7 @@ def test_an_expired_check_has_no_qr_code(login, therapist, case):
     session = make_session(case, days_ago=9)
     created = timezone.now() - timedelta(days=8)
     make_invitation(session, case.participants.get(), created_at=created, expires_at=created + timedelta(days=4))
-    url = reverse("measures:participant_qr", args=[session.pk, case.participants.get().pk])
+    url = reverse("surveys:participant_qr", args=[session.pk, case.participants.get().pk])
     response = login(therapist).get(url)
     assert response.status_code == 409 and "expired" in response.content.decode()
     assert InvitationToken.objects.count() == 1
@@ -322,10 +322,10 @@ def test_the_tablets_history_opens_no_survey_once_a_turn_or_the_room_is_over(log
     client = login(therapist)
     robin_url = client.post(complete_now_url(session, robin))["Location"]
     assert client.get(robin_url).status_code == 200
-    jordan_url = client.post(reverse("measures:room_next"), {"pass": "1"})["Location"]  # Robin passed
+    jordan_url = client.post(reverse("surveys:room_next"), {"pass": "1"})["Location"]  # Robin passed
     assert client.get(robin_url).status_code == 404  # Jordan cannot go back and answer as Robin
     assert client.get(jordan_url).status_code == 200
-    client.post(reverse("measures:room_end"))
+    client.post(reverse("surveys:room_end"))
     assert client.get(jordan_url).status_code == 404  # nor can whoever picks the tablet up next
     assert not InvitationToken.objects.filter(purpose=InvitationToken.Purpose.TABLET).exists()
     # The emailed links are untouched: both can still answer from their own phones.
@@ -348,12 +348,12 @@ def test_a_turn_ends_only_by_answering_or_passing_explicitly(login, therapist, c
     client = login(therapist)
     robin_url = client.post(complete_now_url(session, robin))["Location"]
     assert "Not now: pass the tablet on" in client.get(robin_url).content.decode()
-    for attempt in (client.get(reverse("measures:survey_done")), client.post(reverse("measures:room_next"))):
+    for attempt in (client.get(reverse("surveys:survey_done")), client.post(reverse("surveys:room_next"))):
         assert attempt.status_code == 302
         back = client.get(attempt["Location"]).content.decode()
         assert "Robin, how was today" in back and "Jordan" not in back
         assert "answers were received" not in back
-    passed = client.post(reverse("measures:room_next"), {"pass": "1"})
+    passed = client.post(reverse("surveys:room_next"), {"pass": "1"})
     assert "Jordan, how was today" in client.get(passed["Location"]).content.decode()
     assert not Response.objects.filter(participant=robin).exists()
 
@@ -361,4 +361,4 @@ def test_a_turn_ends_only_by_answering_or_passing_explicitly(login, therapist, c
 def test_the_pass_button_appears_only_on_the_tablet(client, case):
     session = make_session(case)
     _, token = make_invitation(session, case.participants.get())
-    assert "pass the tablet on" not in client.get(reverse("measures:survey", args=[token])).content.decode()
+    assert "pass the tablet on" not in client.get(reverse("surveys:survey", args=[token])).content.decode()

@@ -35,7 +35,7 @@ def test_unmarking_attended_closes_the_unanswered_checks(client, case, therapist
     do_record_session(session, "attended", acting_user=therapist)
     invitation = SurveyInvitation.objects.get(session=session)
     token = do_issue_token(invitation, "email")
-    url = reverse("measures:survey", args=[token])
+    url = reverse("surveys:survey", args=[token])
     assert client.get(url).status_code == 200
     do_record_session(session, "cancelled", acting_user=therapist)
     response = client.get(url)
@@ -64,7 +64,7 @@ def test_ending_a_case_closes_its_unanswered_checks(client, case):
     do_end_case(case, Case.Status.DROPPED_OUT, acting_user=None)
     case.refresh_from_db()
     assert case.status == "dropped_out" and case.closed_on is not None
-    assert client.get(reverse("measures:survey", args=[token])).status_code == 410
+    assert client.get(reverse("surveys:survey", args=[token])).status_code == 410
 
 
 def test_the_sweep_gives_checks_only_to_recent_sessions(case, caplog, mailoutbox):
@@ -77,7 +77,7 @@ def test_the_sweep_gives_checks_only_to_recent_sessions(case, caplog, mailoutbox
     assert "1 sessions given checks" in caplog.text
 
 
-@pytest.mark.parametrize("view", ["measures:complete_now", "measures:participant_qr"])
+@pytest.mark.parametrize("view", ["surveys:complete_now", "surveys:participant_qr"])
 def test_an_ended_case_offers_no_hand_over_and_no_qr(login, therapist, case, view):
     session = make_session(case)
     participant = case.participants.get()

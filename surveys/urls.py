@@ -2,7 +2,7 @@ from django.urls import path
 
 from . import views
 
-app_name = "measures"
+app_name = "surveys"
 urlpatterns = [
     path("s/done/", views.survey_done, name="survey_done"),
     path("s/room/next/", views.room_next, name="room_next"),

@@ -6,14 +6,32 @@ address. The address limit is generous because a clinic's shared Wi-Fi puts seve
 and a family on one tablet, behind a single address. Counters live in the default cache: in
 process memory on the embedded default, in Redis when REDIS_URL is set, so every web process
 shares them.
+
+The limits fail open: an answer matters more than a limit. When the cache is down or hung (the
+Redis client gives up after the short socket timeouts set in settings.CACHES), the check is
+skipped, a warning is logged and `skipped_checks` counts it, and the submission goes on to the
+database.
 """
 
+import logging
+import threading
 import time
 
 from django.conf import settings
 from django.core.cache import cache
+from redis.exceptions import RedisError
 
-from .models import hash_token
+from measures.models import hash_token
+
+logger = logging.getLogger(__name__)
+
+# What a cache outage raises: redis-py wraps refused connections and timeouts in RedisError;
+# OSError covers a socket failing outside the client's own wrapping.
+CACHE_ERRORS = (RedisError, OSError)
+
+# Submissions this process let through unchecked because the cache failed (also one warning each).
+skipped_checks = 0
+_skipped_lock = threading.Lock()
 
 
 def client_address(request):
@@ -51,6 +69,21 @@ def is_submission_limited(request, token):
         settings.SURVEY_RATE_LIMIT["per_address"],
         settings.SURVEY_RATE_LIMIT["window_seconds"],
     )
-    over_link = _hit("link", hash_token(token)[:32], link_limit, window)
-    over_address = _hit("address", client_address(request), address_limit, window)
+    try:
+        over_link = _hit("link", hash_token(token)[:32], link_limit, window)
+        over_address = _hit("address", client_address(request), address_limit, window)
+    except CACHE_ERRORS as exc:
+        # One failure skips both counters: a hung cache costs the client one timeout, not four.
+        _count_skipped_check(exc)
+        return False
     return over_link or over_address
+
+
+def _count_skipped_check(exc):
+    global skipped_checks
+    with _skipped_lock:
+        skipped_checks += 1
+        total = skipped_checks
+    # The exception's type only: nothing of the request (no token, no cache key) reaches the log.
+    logger.warning("survey rate limit skipped: cache unavailable (%s); %d skipped by this process",
+                   type(exc).__name__, total)

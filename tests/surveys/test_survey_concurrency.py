@@ -45,7 +45,7 @@ def submit_all_at_once(url):
 def check_exactly_one_response(case, losers_may_see):
     session = make_session(case)
     invitation, token = make_invitation(session, case.participants.get())
-    codes = submit_all_at_once(reverse("measures:survey", args=[token]))
+    codes = submit_all_at_once(reverse("surveys:survey", args=[token]))
     assert sum(codes.values()) == SUBMITTERS
     assert codes[302] == 1, codes  # one thank-you
     assert set(codes) <= {302} | losers_may_see, codes

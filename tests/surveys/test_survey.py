@@ -40,7 +40,7 @@ def full_answers(value="8", shared=False, **extra):
 def link(case):
     session = make_session(case)
     invitation, token = make_invitation(session, case.participants.get())
-    return invitation, reverse("measures:survey", args=[token])
+    return invitation, reverse("surveys:survey", args=[token])
 
 
 def test_opening_the_link_shows_the_check_in_the_participants_language_and_marks_it_opened(client, link):
@@ -83,7 +83,7 @@ def test_a_submission_stores_response_answers_scores_and_completion_then_reevalu
         assert not evaluate.called  # nothing leaves the process before the commit
         for callback in queued:
             callback()
-    assert response.status_code == 302 and response["Location"] == reverse("measures:survey_done")
+    assert response.status_code == 302 and response["Location"] == reverse("surveys:survey_done")
     stored = Response.objects.get(invitation=invitation)
     assert (stored.goals, stored.tasks, stored.bond) == (10, 6, 6)
     assert float(stored.total) == pytest.approx(7.33) and stored.rupture == Response.Rupture.UNRESOLVED
@@ -156,7 +156,7 @@ def test_an_expired_link_shows_expired_with_the_clinic_name(client, case):
     _, token = make_invitation(
         session, case.participants.get(), created_at=created, expires_at=created + timedelta(days=4)
     )
-    url = reverse("measures:survey", args=[token])
+    url = reverse("surveys:survey", args=[token])
     for response in (client.get(url), client.post(url, full_answers())):
         assert response.status_code == 410
         assert "This link has expired" in response.content.decode()
@@ -179,7 +179,7 @@ def test_a_tampered_or_unknown_link_is_404_and_reveals_nothing(client, link, man
     invitation, url = link
     token = url.split("/")[-2]
     for method in ("get", "post"):
-        response = getattr(client, method)(reverse("measures:survey", args=[mangle(token)]), full_answers())
+        response = getattr(client, method)(reverse("surveys:survey", args=[mangle(token)]), full_answers())
         body = response.content.decode()
         assert response.status_code == 404
         assert "This link does not work" in body
@@ -197,7 +197,7 @@ def test_a_submission_that_loses_a_race_gets_already_answered_409(client, link):
         SurveyInvitation.objects.filter(pk=found.pk).update(completed_at=timezone.now())
         return found
 
-    with mock.patch("measures.views.lookup_invitation", lookup_then_someone_else_submits):
+    with mock.patch("surveys.views.lookup_invitation", lookup_then_someone_else_submits):
         response = client.post(url, full_answers())
     assert response.status_code == 409
     assert "You have already answered this check" in response.content.decode()
@@ -208,7 +208,7 @@ def test_other_methods_are_refused(client, link):
     _, url = link
     assert client.put(url).status_code == 405
     assert client.delete(url).status_code == 405
-    assert client.post(reverse("measures:survey_done")).status_code == 405
+    assert client.post(reverse("surveys:survey_done")).status_code == 405
 
 
 def test_a_database_outage_while_submitting_gives_a_please_try_again_page_not_a_thank_you(client, link):
@@ -233,7 +233,7 @@ def test_a_database_outage_while_submitting_gives_a_please_try_again_page_not_a_
 
 def test_a_database_that_is_down_before_the_lookup_also_gives_the_503_page(client, link):
     _, url = link
-    with mock.patch("measures.views.lookup_invitation", side_effect=OperationalError("could not connect")):
+    with mock.patch("surveys.views.lookup_invitation", side_effect=OperationalError("could not connect")):
         response = client.get(url)
     assert response.status_code == 503 and "Please try again in a minute" in response.content.decode()
 
@@ -245,7 +245,7 @@ def test_a_spanish_speaking_participant_gets_the_whole_page_in_spanish(client, c
     participant = case.participants.get()
     Participant.objects.filter(pk=participant.pk).update(language="es")
     _, token = make_invitation(make_session(case), participant)
-    url = reverse("measures:survey", args=[token])
+    url = reverse("surveys:survey", args=[token])
     body = client.get(url).content.decode()
     assert '<html lang="es">' in body
     assert "¿cómo fue la sesión de hoy?" in body and "Hoy trabajamos en lo que me trajo a terapia." in body
@@ -261,7 +261,7 @@ def test_the_language_switch_shows_the_page_in_english_for_a_spanish_speaker(cli
     participant = case.participants.get()
     Participant.objects.filter(pk=participant.pk).update(language="es")
     _, token = make_invitation(make_session(case), participant)
-    body = client.get(reverse("measures:survey", args=[token]) + "?lang=en").content.decode()
+    body = client.get(reverse("surveys:survey", args=[token]) + "?lang=en").content.decode()
     assert "Today we worked on the things I came to therapy for." in body
     assert '<input type="hidden" name="lang" value="en">' in body
 
@@ -280,12 +280,12 @@ def test_a_partner_in_a_couple_answers_for_themself_including_the_shared_questio
     robin, jordan = couple_case.participants.all()
     _, robin_token = make_invitation(session, robin)
     _, jordan_token = make_invitation(session, jordan)
-    body = client.get(reverse("measures:survey", args=[robin_token])).content.decode()
+    body = client.get(reverse("surveys:survey", args=[robin_token])).content.decode()
     assert "Robin, how was today" in body and "Jordan" not in body
     assert "Please answer for yourself only." in body
     assert "I felt safe saying what I really think with the others in the room." in body
-    client.post(reverse("measures:survey", args=[robin_token]), full_answers("9", shared=True))
-    client.post(reverse("measures:survey", args=[jordan_token]), full_answers("4", shared=True))
+    client.post(reverse("surveys:survey", args=[robin_token]), full_answers("9", shared=True))
+    client.post(reverse("surveys:survey", args=[jordan_token]), full_answers("4", shared=True))
     assert Response.objects.get(participant=robin).shared == 9
     assert Response.objects.get(participant=jordan).shared == 4
 
@@ -327,7 +327,7 @@ def fresh_address():
 
 
 def unknown_link():
-    return reverse("measures:survey", args=[secrets.token_urlsafe(24)])
+    return reverse("surveys:survey", args=[secrets.token_urlsafe(24)])
 
 
 @pytest.fixture

@@ -1,7 +1,7 @@
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from .models import Item
+from measures.models import Item
 
 YES_NO = [("yes", _("Yes")), ("no", _("No"))]
 FORGED = "forged"

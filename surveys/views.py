@@ -33,10 +33,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts.access import therapist_required
-from sessions_app.access import get_session_for_user
-
-from .actions import (
-    TABLET_LINK_LIFETIME,
+from measures.actions import (
     SurveyClosed,
     do_ensure_room_invitation,
     do_issue_token,
@@ -47,18 +44,18 @@ from .actions import (
     items_for_case,
     lookup_invitation,
 )
+from measures.models import InvitationToken, SurveyInvitation
+from measures.notifications import survey_url
+from sessions_app.access import get_session_for_user
+
 from .forms import SurveyForm
-from .models import InvitationToken, SurveyInvitation
-from .notifications import survey_url
 from .ratelimit import is_submission_limited
+from .room import Room
 
 logger = logging.getLogger(__name__)
 
 LANGUAGES = ("en", "es")
-ROOM_KEY = "survey_room"
 LANGUAGE_COOKIE = "survey_lang"
-# A forgotten tablet stops offering surveys after two hours, and its links stop working.
-ROOM_SECONDS = int(TABLET_LINK_LIFETIME.total_seconds())
 
 
 def _private(response):
@@ -88,7 +85,7 @@ def _page(request, template, context, *, status=200, language):
 
 
 def _closed(request, reason, status, *, clinic=None, language):
-    return _page(request, "measures/survey_closed.html", {"reason": reason, "clinic": clinic}, status=status,
+    return _page(request, "surveys/survey_closed.html", {"reason": reason, "clinic": clinic}, status=status,
                  language=language)
 
 
@@ -101,7 +98,7 @@ def _answers_client_on_outage(view):
             return view(request, *args, **kwargs)
         except (OperationalError, InterfaceError) as exc:
             logger.error("survey page: database unavailable (%s)", type(exc).__name__)
-            response = _page(request, "measures/survey_unavailable.html", {}, status=503,
+            response = _page(request, "surveys/survey_unavailable.html", {}, status=503,
                              language=_requested_language(request))
             response["Retry-After"] = "60"
             return response
@@ -119,7 +116,7 @@ def _answers_client_on_outage(view):
 @_answers_client_on_outage
 def survey(request, token):
     if request.method == "POST" and is_submission_limited(request, token):
-        return _page(request, "measures/survey_limited.html", {}, status=429, language=_requested_language(request))
+        return _page(request, "surveys/survey_limited.html", {}, status=429, language=_requested_language(request))
     invitation = lookup_invitation(token)
     if invitation is None:
         return _closed(request, "unknown", 404, language=_requested_language(request))
@@ -139,7 +136,7 @@ def survey(request, token):
             except SurveyClosed as closed:
                 return _closed(request, closed.reason, 409 if closed.reason == "completed" else 410, clinic=clinic,
                                language=language)
-            done = _private(redirect("measures:survey_done"))
+            done = _private(redirect("surveys:survey_done"))
             # The thank-you stays in the client's language: a short-lived cookie for /s/ pages only.
             done.set_cookie(LANGUAGE_COOKIE, language, max_age=600, path="/s/", httponly=True, samesite="Lax",
                             secure=request.is_secure())
@@ -147,16 +144,16 @@ def survey(request, token):
         status = 400 if form.is_forged else 200
     else:
         do_mark_opened(invitation, now=timezone.now())
-    room = request.session.get(ROOM_KEY)
+    room = Room.load(request.session)
     context = {
         "form": form,
         "invitation": invitation,
         "clinic": clinic,
         "case": invitation.session.case,
         # On the tablet, this person may pass without answering (explicitly, never by accident).
-        "can_pass": bool(room) and room.get("current") == invitation.pk,
+        "can_pass": room is not None and room.is_turn_of(invitation.pk),
     }
-    return _page(request, "measures/survey.html", context, status=status, language=language)
+    return _page(request, "surveys/survey.html", context, status=status, language=language)
 
 
 @require_GET
@@ -167,23 +164,36 @@ def survey_done(request):
     In the room it appears only once the current person's check is answered: opened before that,
     it would say "received" for nothing and hand the tablet on, so it returns to their survey.
     """
-    room = request.session.get(ROOM_KEY)
-    if room and _current_is_open(room):
+    room = Room.load(request.session)
+    if room is not None and room.current_is_open():
         return _reopen_current(request, room)
-    context = {"in_room": room is not None, "next_invitation": _next_in_room(room) if room else None}
-    return _page(request, "measures/survey_done.html", context, language=_requested_language(request))
+    context = {"in_room": room is not None, "next_invitation": room.next_invitation() if room else None}
+    return _page(request, "surveys/survey_done.html", context, language=_requested_language(request))
+
+
+def _handing_over(view):
+    """The start both hand-overs share: the session (the therapist must be able to change it), the
+    case's active participant, and their open check, or the "cannot be handed over" page."""
+
+    @wraps(view)
+    def wrapper(request, session_id, participant_id):
+        session = get_session_for_user(request.user, session_id, write=True)
+        participant = get_object_or_404(session.case.participants.filter(is_active=True), pk=participant_id)
+        try:
+            invitation = do_ensure_room_invitation(session, participant, acting_user=request.user)
+        except SurveyClosed as closed:
+            context = {"session": session, "participant": participant, "reason": closed.reason}
+            return render(request, "surveys/handover_refused.html", context, status=409)
+        return view(request, session, participant, invitation)
+
+    return wrapper
 
 
 @require_POST
 @therapist_required
-def complete_now(request, session_id, participant_id):
+@_handing_over
+def complete_now(request, session, participant, first):
     """Hand the tablet over: sign the therapist out and open this participant's survey."""
-    session = get_session_for_user(request.user, session_id, write=True)
-    participant = get_object_or_404(session.case.participants.filter(is_active=True), pk=participant_id)
-    try:
-        first = do_ensure_room_invitation(session, participant, acting_user=request.user)
-    except SurveyClosed as closed:
-        return _handover_refused(request, session, participant, closed.reason)
     queue = [first.pk]
     for other in session.case.participants.filter(is_active=True).exclude(pk=participant.pk):
         try:
@@ -192,9 +202,7 @@ def complete_now(request, session_id, participant_id):
             continue  # already answered or expired: not asked again
     case_id = session.case_id
     logout(request)  # flushes the therapist's session: nothing of theirs is reachable from here on
-    request.session[ROOM_KEY] = {"queue": queue, "case": case_id, "all": list(queue)}
-    request.session.set_expiry(ROOM_SECONDS)
-    return _open_next_in_room(request)
+    return _open_next_in_room(request, Room.start(request.session, case_id=case_id, invitation_ids=queue))
 
 
 @require_POST
@@ -205,88 +213,55 @@ def room_next(request):
     The current person's turn ends when they have answered, or when they press "pass" on their
     own survey page (`pass=1`); any other press returns to their survey.
     """
-    room = request.session.get(ROOM_KEY)
+    room = Room.load(request.session)
     if room is None:
         return redirect_to_login(reverse("accounts:home"))
-    if _current_is_open(room) and request.POST.get("pass") != "1":
+    if room.current_is_open() and request.POST.get("pass") != "1":
         return _reopen_current(request, room)
-    return _open_next_in_room(request)
+    return _open_next_in_room(request, room)
 
 
 @require_POST
 @csrf_exempt
 def room_end(request):
     """Leave the room state: the tablet shows the sign-in page, the therapist's password is needed."""
-    return _end_room(request)
+    return _end_room(request, Room.load(request.session))
 
 
 @require_GET
 @therapist_required
-def participant_qr(request, session_id, participant_id):
+@_handing_over
+def participant_qr(request, session, participant, invitation):
     """A QR code of a fresh link, drawn here as inline SVG, for the participant's own phone."""
-    session = get_session_for_user(request.user, session_id, write=True)
-    participant = get_object_or_404(session.case.participants.filter(is_active=True), pk=participant_id)
-    try:
-        invitation = do_ensure_room_invitation(session, participant, acting_user=request.user)
-    except SurveyClosed as closed:
-        return _handover_refused(request, session, participant, closed.reason)
     token = do_issue_token(invitation, InvitationToken.Purpose.QR)
     # segno draws the code from the URL alone (no user text goes into the SVG), so it is safe markup.
     svg = mark_safe(segno.make(survey_url(token), error="m").svg_inline(scale=6, border=4))
     context = {"session": session, "participant": participant, "invitation": invitation, "qr_svg": svg}
-    return _private(render(request, "measures/participant_qr.html", context))
+    return _private(render(request, "surveys/participant_qr.html", context))
 
 
-def _handover_refused(request, session, participant, reason):
-    context = {"session": session, "participant": participant, "reason": reason}
-    return render(request, "measures/handover_refused.html", context, status=409)
-
-
-def _end_room(request):
-    room = request.session.get(ROOM_KEY) or {}
-    do_revoke_tablet_links(room.get("all", []))  # the tablet's history opens no survey any more
+def _end_room(request, room):
+    do_revoke_tablet_links(room.everyone if room else [])  # the tablet's history opens no survey any more
     request.session.flush()
-    target = reverse("dashboard:case", args=[room["case"]]) if "case" in room else reverse("accounts:home")
+    has_case = room is not None and room.case_id is not None
+    target = reverse("dashboard:case", args=[room.case_id]) if has_case else reverse("accounts:home")
     return _private(redirect_to_login(target))
-
-
-def _next_in_room(room):
-    """The first still-open invitation of the room's queue, with its participant, or None."""
-    queue = room.get("queue", [])
-    open_ones = {
-        invitation.pk: invitation
-        for invitation in SurveyInvitation.objects.filter(
-            pk__in=queue, completed_at__isnull=True, expires_at__gt=timezone.now()
-        ).select_related("participant")
-    }
-    return next((open_ones[pk] for pk in queue if pk in open_ones), None)
-
-
-def _current_is_open(room, now=None):
-    """Whether the person whose turn it is still has an unanswered, unexpired check."""
-    current = room.get("current")
-    return bool(current) and SurveyInvitation.objects.filter(
-        pk=current, completed_at__isnull=True, expires_at__gt=now or timezone.now()
-    ).exists()
 
 
 def _reopen_current(request, room):
     """Back to the current person's own survey, on a fresh tablet link (the old one may be gone)."""
-    invitation = SurveyInvitation.objects.get(pk=room["current"])
-    do_revoke_tablet_links(room.get("all", []), keep_invitation_id=invitation.pk)
-    return _private(redirect("measures:survey", token=do_issue_token(invitation, InvitationToken.Purpose.TABLET)))
+    invitation = SurveyInvitation.objects.get(pk=room.current)
+    do_revoke_tablet_links(room.everyone, keep_invitation_id=invitation.pk)
+    return _private(redirect("surveys:survey", token=do_issue_token(invitation, InvitationToken.Purpose.TABLET)))
 
 
-def _open_next_in_room(request):
-    room = request.session[ROOM_KEY]
-    invitation = _next_in_room(room)
+def _open_next_in_room(request, room):
+    invitation = room.next_invitation()
     if invitation is None:
-        return _end_room(request)
-    # Later presses can only reach people after this one: the queue only ever shrinks.
-    room["queue"] = room["queue"][room["queue"].index(invitation.pk) + 1 :]
-    room["current"] = invitation.pk
-    request.session[ROOM_KEY] = room
+        return _end_room(request, room)
+    room.advance_to(invitation)
+    room.save(request.session)
     # The previous person's turn is over: their link in the tablet's history stops working.
-    do_revoke_tablet_links(room.get("all", []), keep_invitation_id=invitation.pk)
+    do_revoke_tablet_links(room.everyone, keep_invitation_id=invitation.pk)
     token = do_issue_token(invitation, InvitationToken.Purpose.TABLET)
-    return _private(redirect("measures:survey", token=token))
+    return _private(redirect("surveys:survey", token=token))
