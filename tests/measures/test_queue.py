@@ -19,16 +19,16 @@ def test_a_task_queued_by_name_runs_only_once_the_transaction_commits(case, djan
 
 
 def test_a_down_broker_is_logged_and_absorbed(case, caplog):
-    with mock.patch("celery.app.task.Task.delay", side_effect=OperationalError("connection refused")):
-        with caplog.at_level(logging.WARNING, logger="measures.queue"):
-            assert enqueue_safely("measures.tasks.evaluate_case", case.pk) is False
+    down = mock.patch("celery.app.task.Task.delay", side_effect=OperationalError("connection refused"))
+    with down, caplog.at_level(logging.WARNING, logger="measures.queue"):
+        assert enqueue_safely("measures.tasks.evaluate_case", case.pk) is False
     assert "could not queue measures.tasks.evaluate_case (OperationalError)" in caplog.text
 
 
 def test_an_error_inside_an_eager_task_surfaces(db):
-    with mock.patch("measures.tasks.do_evaluate_case", side_effect=ValueError("a bug")):
-        with pytest.raises(ValueError, match="a bug"):
-            enqueue_safely("measures.tasks.evaluate_case", 1)
+    bug = mock.patch("measures.tasks.do_evaluate_case", side_effect=ValueError("a bug"))
+    with bug, pytest.raises(ValueError, match="a bug"):
+        enqueue_safely("measures.tasks.evaluate_case", 1)
 
 
 def test_an_unknown_task_name_is_an_error_not_a_silent_loss(db):
