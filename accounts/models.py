@@ -113,9 +113,5 @@ class User(AbstractBaseUser, PermissionsMixin):
         return self.role == self.Role.CLINIC_ADMIN
 
     @property
-    def is_therapist(self):
-        return self.role == self.Role.THERAPIST
-
-    @property
     def first_name(self):
         return (self.full_name or self.email).split()[0]

@@ -55,12 +55,11 @@ def seed_cases(therapist, first, count, rng):
     """`count` active cases (every fifth a couple) with SESSIONS weekly sessions each."""
     from django.utils import timezone
 
-    from measures.actions import get_clinic_instrument, items_for_case
-    from measures.models import Answer, Response, SurveyInvitation
+    from measures.models import Answer, Instrument, Response, SurveyInvitation
     from sessions_app.models import Case, Participant, TherapySession
 
     now = timezone.now()
-    instrument = get_clinic_instrument(therapist.clinic)
+    instrument = Instrument.objects.for_clinic(therapist.clinic)
     cases = Case.objects.bulk_create(
         Case(
             clinic=therapist.clinic,
@@ -135,7 +134,7 @@ def seed_cases(therapist, first, count, rng):
             )
         )
     responses = Response.objects.bulk_create(responses, batch_size=2000)
-    items = [item for item in items_for_case(instrument, cases[0]) if item.kind == "rating"]
+    items = [item for item in instrument.items.for_case(cases[0]) if item.kind == "rating"]
     Answer.objects.bulk_create(
         (
             Answer(
@@ -229,7 +228,7 @@ def main():
 
     try:
         call_command("migrate", verbosity=0)
-        from measures.actions import do_load_bundled_instruments
+        from measures.actions.instruments import do_load_bundled_instruments
 
         do_load_bundled_instruments()
         rng = np.random.default_rng(args.seed)

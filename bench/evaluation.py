@@ -55,9 +55,9 @@ def seed(count):
     clinic = Clinic.objects.create(name="Bench clinic", slug="bench")
     therapist = User.objects.create_user("bench@example.test", "x" * 12, full_name="Bench T", clinic=clinic)
     instrument_seeder = Seed()
-    from measures.actions import get_clinic_instrument
+    from measures.models import Instrument
 
-    instrument = get_clinic_instrument(clinic)
+    instrument = Instrument.objects.for_clinic(clinic)
     rng = np.random.default_rng(7)
     from django.utils import timezone
 

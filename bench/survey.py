@@ -57,7 +57,7 @@ def percentile(values, fraction):
 
 def build_links(count):
     """`count` open invitations, each with a fresh emailed token, spread over 20 therapists' cases."""
-    from measures.actions import do_issue_token
+    from measures.actions.invitations import do_issue_token
     from measures.models import InvitationToken
     from tests.builders import make_case, make_clinic, make_invitation, make_session, make_user
 

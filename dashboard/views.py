@@ -7,15 +7,8 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from accounts.access import therapist_required
 from measures.access import get_signal_for_user
-from measures.actions import (
-    SessionNotRecordable,
-    asks_for_checks,
-    do_acknowledge_signal,
-    do_mark_case_flags_seen,
-    do_record_session,
-    do_resolve_signal,
-    do_send_checks,
-)
+from measures.actions.sessions import SessionNotRecordable, asks_for_checks, do_record_session, do_send_checks
+from measures.actions.signals import do_acknowledge_signal, do_mark_case_flags_seen, do_resolve_signal
 from measures.models import SignalAction
 from sessions_app.access import get_case_for_user, get_session_for_user
 from sessions_app.actions import SessionConflict, do_schedule_session
@@ -75,7 +68,7 @@ def record_session(request, session_id):
             messages.success(request, f"Session marked {session.get_status_display().lower()}.")
         if session.status == TherapySession.Status.ATTENDED and not asks_for_checks(session, timezone.now()):
             messages.info(request, "No check was sent: clients are asked only about sessions of the last two days.")
-    return redirect(_sessions_anchor(session.case_id))
+    return redirect(_case_url(session.case_id, "sessions"))
 
 
 @require_POST
@@ -85,14 +78,14 @@ def schedule_session(request, case_id):
     form = ScheduleSessionForm(request.POST)
     if not form.is_valid():
         messages.error(request, "Please give the date and time of the session.")
-        return redirect(_sessions_anchor(case.pk))
+        return redirect(_case_url(case.pk, "sessions"))
     try:
         session = do_schedule_session(case, form.cleaned_data["start"], acting_user=request.user)
     except SessionConflict as conflict:
         messages.error(request, str(conflict))
     else:
         messages.success(request, f"Session added for {session.scheduled_start:%a %-d %b %Y, %H:%M}.")
-    return redirect(_sessions_anchor(case.pk))
+    return redirect(_case_url(case.pk, "sessions"))
 
 
 @require_POST
@@ -103,36 +96,47 @@ def send_checks(request, session_id):
         created, resent = do_send_checks(session, acting_user=request.user)
     except SessionNotRecordable as refused:
         messages.error(request, str(refused))
-        return redirect(_sessions_anchor(session.case_id))
+        return redirect(_case_url(session.case_id, "sessions"))
     if created or resent:
         messages.success(request, f"Check sent: {created} new, {resent} sent again.")
     else:
         messages.info(request, "Nothing to send: every check is answered, expired, or was emailed minutes ago.")
-    return redirect(_sessions_anchor(session.case_id))
+    return redirect(_case_url(session.case_id, "sessions"))
+
+
+def _handle_flag(request, signal_id, act):
+    """The one shape of a therapist's flag button: access (404 / 403), then `act(signal)`, which
+    calls the action, adds its message and returns the case page's anchor to go back to."""
+    signal = get_signal_for_user(request.user, signal_id, write=True)
+    anchor = act(signal)
+    return redirect(_case_url(signal.case_id, anchor or f"flag-{signal.pk}"))
 
 
 @require_POST
 @therapist_required
 def acknowledge_signal(request, signal_id):
-    signal = get_signal_for_user(request.user, signal_id, write=True)
-    if do_acknowledge_signal(signal, acting_user=request.user):
-        messages.success(request, f"Flag acknowledged: {signal.get_kind_display().lower()}.")
-    return redirect(reverse("dashboard:case", args=[signal.case_id]) + f"#flag-{signal.pk}")
+    def acknowledge(signal):
+        if do_acknowledge_signal(signal, acting_user=request.user):
+            messages.success(request, f"Flag acknowledged: {signal.get_kind_display().lower()}.")
+
+    return _handle_flag(request, signal_id, acknowledge)
 
 
 @require_POST
 @therapist_required
 def resolve_signal(request, signal_id):
-    signal = get_signal_for_user(request.user, signal_id, write=True)
-    form = ResolveSignalForm(request.POST)
-    if not form.is_valid():
-        messages.error(request, "To resolve a flag, choose what was done (and, for “other”, say what).")
-        return redirect(reverse("dashboard:case", args=[signal.case_id]) + f"#flag-{signal.pk}")
-    data = form.cleaned_data
-    if do_resolve_signal(signal, repair=data["repair"], note=data["note"], acting_user=request.user):
-        repair = SignalAction.Repair(data["repair"]).label.lower()
-        messages.success(request, f"Flag resolved ({repair}). It stays in the case's history.")
-    return redirect(reverse("dashboard:case", args=[signal.case_id]) + "#history")
+    def resolve(signal):
+        form = ResolveSignalForm(request.POST)
+        if not form.is_valid():
+            messages.error(request, "To resolve a flag, choose what was done (and, for “other”, say what).")
+            return None
+        data = form.cleaned_data
+        if do_resolve_signal(signal, repair=data["repair"], note=data["note"], acting_user=request.user):
+            repair = SignalAction.Repair(data["repair"]).label.lower()
+            messages.success(request, f"Flag resolved ({repair}). It stays in the case's history.")
+        return "history"
+
+    return _handle_flag(request, signal_id, resolve)
 
 
 @require_http_methods(["GET", "POST"])
@@ -147,5 +151,5 @@ def notification_settings(request):
     return render(request, "dashboard/notification_settings.html", {"form": form})
 
 
-def _sessions_anchor(case_id):
-    return reverse("dashboard:case", args=[case_id]) + "#sessions"
+def _case_url(case_id, anchor):
+    return reverse("dashboard:case", args=[case_id]) + f"#{anchor}"

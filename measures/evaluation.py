@@ -18,6 +18,7 @@ from . import engine
 from .definitions import SERIES
 from .engine.calibration import compute_calibration
 from .models import Answer, CaseEvaluation, ClinicCalibration, Instrument, Response, Signal, SignalAction
+from .queue import queue_on_commit
 
 logger = logging.getLogger(__name__)
 
@@ -113,6 +114,7 @@ def engine_settings_for(clinic):
 def do_evaluate_case(case_id, *, now=None, notify=True):
     """Re-evaluate one case and reconcile its flags. Returns the CaseResult, or None if gone.
 
+    The engine acts here, not a person: its SignalAction rows have no actor (the system).
     Contract: at most one open flag per participant and kind (also enforced by a constraint);
     a stronger finding escalates the open flag in place; a flag whose finding no longer holds
     is closed as 'cleared' and kept; a flag the therapist resolved while its condition persists
@@ -151,10 +153,7 @@ def do_evaluate_case(case_id, *, now=None, notify=True):
 def _reconcile(case, result, sessions, now, notify):
     session_by_number = dict(enumerate(sessions, start=1))
     active = {(int(f.participant_id), f.kind): f for f in result.active}
-    signals = list(
-        Signal.objects.filter(case=case).filter(status__in=Signal.OPEN_STATUSES)
-        | Signal.objects.filter(case=case, holds=True)
-    )
+    signals = list(Signal.objects.filter(case=case).open_or_holding())
     open_by_key = {(s.participant_id, s.kind): s for s in signals if s.is_open}
     resolved_holding = {}
     for signal in signals:
@@ -226,11 +225,8 @@ def _reconcile(case, result, sessions, now, notify):
     if alerts and not notify:
         Signal.objects.filter(pk__in=alerts).update(notified_at=now)
     elif alerts:
-        from .actions import enqueue_safely
-        from .tasks import send_flag_alert
-
         for pk in alerts:
-            transaction.on_commit(lambda pk=pk: enqueue_safely(send_flag_alert, pk))
+            queue_on_commit("measures.tasks.send_flag_alert", pk)
 
 
 def _update(signal, finding, session, now, **extra):

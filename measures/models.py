@@ -1,4 +1,5 @@
 import hashlib
+from datetime import timedelta
 
 from django.conf import settings
 from django.db import models
@@ -11,6 +12,13 @@ from sessions_app.models import Case, Participant, TherapySession
 class InstrumentQuerySet(models.QuerySet):
     def latest_version(self, code):
         return self.filter(code=code).order_by("-version").first()
+
+    def for_clinic(self, clinic):
+        """The latest version of the clinic's instrument. Raises Instrument.DoesNotExist if not loaded."""
+        instrument = self.latest_version(clinic.instrument_code)
+        if instrument is None:
+            raise self.model.DoesNotExist(f"instrument {clinic.instrument_code!r} is not loaded")
+        return instrument
 
 
 class Instrument(models.Model):
@@ -32,6 +40,14 @@ class Instrument(models.Model):
 
     def __str__(self):
         return f"{self.name} (v{self.version})"
+
+
+class ItemQuerySet(models.QuerySet):
+    def for_case(self, case):
+        """The items a participant of this case is asked, in order, as a list."""
+        if case.is_multi_person:
+            return list(self)
+        return list(self.filter(audience=Item.Audience.ALL))
 
 
 class Item(models.Model):
@@ -59,6 +75,8 @@ class Item(models.Model):
     depends_on = models.CharField(max_length=40, blank=True)
     # {"en": {"prompt": ..., "low": ..., "high": ...}, "es": {...}}
     texts = models.JSONField()
+
+    objects = ItemQuerySet.as_manager()
 
     class Meta:
         ordering = ["position"]
@@ -88,6 +106,35 @@ def hash_token(token):
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+# A tablet link lives in a shared device's history: it works for this long only.
+TABLET_LINK_LIFETIME = timedelta(hours=2)
+# Issued tokens are 32 characters; anything much longer is not one of ours (and is not hashed).
+MAX_TOKEN_LENGTH = 100
+
+
+class SurveyInvitationQuerySet(models.QuerySet):
+    def open(self, now):
+        """Invitations that can still be answered at `now`: not completed, not expired."""
+        return self.filter(completed_at__isnull=True, expires_at__gt=now)
+
+    def for_token(self, token, *, now=None):
+        """The invitation a link token belongs to, with its case and clinic, or None if unknown.
+
+        A tablet link works only for TABLET_LINK_LIFETIME. Looked up through the token (call it on
+        the manager: SurveyInvitation.objects.for_token(token)).
+        """
+        if not token or len(token) > MAX_TOKEN_LENGTH:
+            return None
+        now = now or timezone.now()
+        link = (
+            InvitationToken.objects.select_related("invitation__participant", "invitation__session__case__clinic")
+            .filter(token_hash=hash_token(token))
+            .exclude(purpose=InvitationToken.Purpose.TABLET, created_at__lt=now - TABLET_LINK_LIFETIME)
+            .first()
+        )
+        return link.invitation if link else None
+
+
 class SurveyInvitation(models.Model):
     class Channel(models.TextChoices):
         EMAIL = "email", "Emailed link"
@@ -102,6 +149,8 @@ class SurveyInvitation(models.Model):
     reminded_at = models.DateTimeField(null=True, blank=True)
     opened_at = models.DateTimeField(null=True, blank=True)
     completed_at = models.DateTimeField(null=True, blank=True)
+
+    objects = SurveyInvitationQuerySet.as_manager()
 
     class Meta:
         constraints = [
@@ -269,6 +318,14 @@ class SignalQuerySet(models.QuerySet):
 
     def open(self):
         return self.filter(status__in=Signal.OPEN_STATUSES)
+
+    def open_or_holding(self):
+        """The flags the reconciler may change: open ones, and closed ones whose condition still holds."""
+        return self.filter(Q(status__in=Signal.OPEN_STATUSES) | Q(holds=True))
+
+    def alerts_to_notify(self):
+        """Open alerts whose email has not gone out yet."""
+        return self.filter(status=Signal.Status.OPEN, severity=Signal.Severity.ALERT, notified_at__isnull=True)
 
     def unseen_for(self, user):
         """Open warning/alert flags on the user's own active cases that they have not looked at."""

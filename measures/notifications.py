@@ -1,4 +1,8 @@
-"""Emails to clients and therapists. Called from tasks only, never from a request."""
+"""Emails to clients and therapists. Called from tasks only, never from a request.
+
+Rendering and sending only: this module changes no rows (the tasks claim the work and issue
+the links), so it imports no actions.
+"""
 
 from django.conf import settings
 from django.core.mail import send_mail
@@ -6,24 +10,19 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone, translation
 
-from .actions import do_issue_token
-from .models import InvitationToken
-
 
 def survey_url(token):
     return settings.SITE_URL + reverse("surveys:survey", args=[token])
 
 
-def send_invitation_email(invitation, *, reminder):
-    """Issue a fresh link and email it in the participant's language and the clinic's time zone.
+def send_invitation_email(invitation, token, *, reminder):
+    """Email the link of `token` in the participant's language and the clinic's time zone.
 
-    Each email carries its own token (only its hash is stored), so the link of the first email
-    and of the reminder both work until the check is answered or expires.
+    Each email carries its own token (issued by the task; only its hash is stored), so the link
+    of the first email and of the reminder both work until the check is answered or expires.
     """
     participant = invitation.participant
     clinic = invitation.session.case.clinic
-    purpose = InvitationToken.Purpose.REMINDER if reminder else InvitationToken.Purpose.EMAIL
-    token = do_issue_token(invitation, purpose)
     context = {
         "participant": participant,
         "clinic": clinic,

@@ -2,6 +2,6 @@
 
 
 def load_bundled_instruments(sender, using="default", **kwargs):
-    from .actions import do_load_bundled_instruments
+    from .actions.instruments import do_load_bundled_instruments
 
     do_load_bundled_instruments()

@@ -1,5 +1,8 @@
 """Celery tasks: short adapters that take ids, re-fetch, and call an action.
 
+They act for nobody: every action they call gets acting_user=None, "the system". Actions
+queue them by name through measures.queue, so nothing below imports this module.
+
 Every task is idempotent: it claims its work with a conditional update and stops when
 that changed nothing, so a retry, a duplicate delivery or a late ack is harmless.
 """
@@ -16,9 +19,10 @@ from accounts.models import Clinic
 from sessions_app.models import Case, TherapySession
 
 from . import notifications
-from .actions import LATE_CHECK_WINDOW, do_create_invitations
+from .actions.invitations import do_create_invitations, do_issue_token
+from .actions.sessions import LATE_CHECK_WINDOW
 from .evaluation import do_calibrate_clinic, do_evaluate_case
-from .models import Response, Signal, SurveyInvitation
+from .models import InvitationToken, Response, Signal, SurveyInvitation
 
 logger = logging.getLogger(__name__)
 
@@ -39,15 +43,10 @@ def send_invitation(invitation_id):
     # Claim and send in one transaction: if the mail server refuses, the claim is undone and the
     # next reminders run sends the first email instead of it being lost.
     with transaction.atomic():
-        claimed = SurveyInvitation.objects.filter(
-            pk=invitation_id, sent_at__isnull=True, completed_at__isnull=True, expires_at__gt=now
-        ).update(sent_at=now)
+        claimed = SurveyInvitation.objects.open(now).filter(pk=invitation_id, sent_at__isnull=True).update(sent_at=now)
         if not claimed:
             return
-        invitation = SurveyInvitation.objects.select_related("participant", "session__case__clinic").get(
-            pk=invitation_id
-        )
-        notifications.send_invitation_email(invitation, reminder=False)
+        _email_invitation(invitation_id, reminder=False)
 
 
 @shared_task
@@ -62,19 +61,14 @@ def send_due_reminders():
     its email, so two beat runs never send it twice and a failed send is retried next run.
     """
     now = timezone.now()
-    open_invitations = SurveyInvitation.objects.filter(
-        completed_at__isnull=True, expires_at__gt=now, participant__is_active=True
-    ).exclude(participant__email="")
+    open_invitations = (
+        SurveyInvitation.objects.open(now).filter(participant__is_active=True).exclude(participant__email="")
+    )
     unsent = open_invitations.filter(channel=SurveyInvitation.Channel.EMAIL, sent_at__isnull=True)
     for invitation_id in unsent.values_list("pk", flat=True):
         _one_at_a_time(send_invitation, invitation_id)
     # Alerts whose email could not be queued (broker down) or sent (mail server refused).
-    pending_alerts = Signal.objects.filter(
-        status=Signal.Status.OPEN,
-        severity=Signal.Severity.ALERT,
-        notified_at__isnull=True,
-        updated_at__gte=now - ALERT_CATCH_UP,
-    )
+    pending_alerts = Signal.objects.alerts_to_notify().filter(updated_at__gte=now - ALERT_CATCH_UP)
     for signal_id in pending_alerts.values_list("pk", flat=True):
         _one_at_a_time(send_flag_alert, signal_id, what="flag")
     reminded = 0
@@ -102,16 +96,19 @@ def _one_at_a_time(send, row_id, *args, what="invitation"):
 
 def _send_reminder(invitation_id, now):
     with transaction.atomic():
-        claimed = SurveyInvitation.objects.filter(
-            pk=invitation_id, reminded_at__isnull=True, completed_at__isnull=True, expires_at__gt=now
-        ).update(reminded_at=now)
+        unreminded = SurveyInvitation.objects.open(now).filter(pk=invitation_id, reminded_at__isnull=True)
+        claimed = unreminded.update(reminded_at=now)
         if not claimed:
             return 0
-        invitation = SurveyInvitation.objects.select_related("participant", "session__case__clinic").get(
-            pk=invitation_id
-        )
-        notifications.send_invitation_email(invitation, reminder=True)
+        _email_invitation(invitation_id, reminder=True)
     return 1
+
+
+def _email_invitation(invitation_id, *, reminder):
+    """Issue the email's own link (each email carries a fresh token) and send it."""
+    invitation = SurveyInvitation.objects.select_related("participant", "session__case__clinic").get(pk=invitation_id)
+    purpose = InvitationToken.Purpose.REMINDER if reminder else InvitationToken.Purpose.EMAIL
+    notifications.send_invitation_email(invitation, do_issue_token(invitation, purpose), reminder=reminder)
 
 
 @shared_task
@@ -136,7 +133,7 @@ def nightly_sweep():
         .select_related("case__clinic")
     )
     for session in missing:
-        do_create_invitations(session)
+        do_create_invitations(session, acting_user=None)
     recent_cases = set(
         TherapySession.objects.filter(scheduled_start__gte=since, scheduled_start__lte=now).values_list(
             "case_id", flat=True
@@ -157,9 +154,7 @@ def send_flag_alert(signal_id):
     reminders run (send_due_reminders) sends it.
     """
     with transaction.atomic():
-        claimed = Signal.objects.filter(
-            pk=signal_id, notified_at__isnull=True, status=Signal.Status.OPEN, severity=Signal.Severity.ALERT
-        ).update(notified_at=timezone.now())
+        claimed = Signal.objects.alerts_to_notify().filter(pk=signal_id).update(notified_at=timezone.now())
         if not claimed:
             return
         signal = Signal.objects.select_related("case__therapist", "participant").get(pk=signal_id)

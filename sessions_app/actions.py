@@ -1,9 +1,17 @@
-"""State changes for cases, participants and sessions. Views, tasks and commands call these."""
+"""State changes for cases, participants and sessions. Views, tasks and commands call these.
+
+Each records who made it (`acting_user`; None is the system) as a CaseEvent row.
+"""
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from .models import Case, Participant, TherapySession
+from .models import Case, CaseEvent, Participant, TherapySession
+
+
+def record_case_event(case_id, action, *, acting_user, session=None, **detail):
+    """Append who did what to a case (part of a do_* action, inside its transaction)."""
+    return CaseEvent.objects.create(case_id=case_id, session=session, actor=acting_user, action=action, detail=detail)
 
 
 @transaction.atomic
@@ -18,6 +26,7 @@ def do_create_case(*, clinic, reference, kind, therapist, participants, opened_o
     )
     for data in participants:
         Participant.objects.create(case=case, **data)
+    record_case_event(case.pk, CaseEvent.Action.OPENED, acting_user=acting_user)
     return case
 
 
@@ -32,16 +41,20 @@ def do_schedule_session(case, scheduled_start, *, acting_user):
         raise SessionConflict("This case is closed.")
     try:
         with transaction.atomic():
-            return TherapySession.objects.create(case=case, scheduled_start=scheduled_start)
+            session = TherapySession.objects.create(case=case, scheduled_start=scheduled_start)
+            record_case_event(case.pk, CaseEvent.Action.SESSION_SCHEDULED, acting_user=acting_user, session=session)
     except IntegrityError as exc:
         raise SessionConflict("There is already a session at that time.") from exc
+    return session
 
 
+@transaction.atomic
 def do_set_session_status(session, status, *, acting_user):
     """Record what happened to a session. Returns True when the status changed.
 
-    The conditional update makes a double click or a retried request a no-op.
+    The conditional update makes a double click or a retried request a no-op (and records nothing).
     """
+    previous = session.status
     changed = (
         TherapySession.objects.filter(pk=session.pk)
         .exclude(status=status)
@@ -49,6 +62,13 @@ def do_set_session_status(session, status, *, acting_user):
     )
     if changed:
         session.status = status
+        record_case_event(
+            session.case_id,
+            CaseEvent.Action.SESSION_RECORDED,
+            acting_user=acting_user,
+            session=session,
+            **{"from": previous, "to": status},
+        )
     return bool(changed)
 
 
@@ -58,4 +78,7 @@ def do_close_case(case, status, *, closed_on=None, acting_user):
     case.status = status
     case.closed_on = closed_on or timezone.localdate()
     case.save(update_fields=["status", "closed_on"])
+    record_case_event(
+        case.pk, CaseEvent.Action.CLOSED, acting_user=acting_user, status=status, closed_on=case.closed_on.isoformat()
+    )
     return case

@@ -105,7 +105,6 @@ class TherapySession(models.Model):
         LATE_CANCELLED = "late_cancelled", "Cancelled late"
         NO_SHOW = "no_show", "No-show"
 
-    MISSED = (Status.NO_SHOW, Status.LATE_CANCELLED)
     # Sessions that count in a client's series and its numbering: those that took place or were missed.
     COUNTED = (Status.ATTENDED, Status.NO_SHOW, Status.LATE_CANCELLED)
 
@@ -127,10 +126,6 @@ class TherapySession(models.Model):
     def __str__(self):
         return f"{self.case} on {self.scheduled_start:%Y-%m-%d %H:%M}"
 
-    @property
-    def is_missed(self):
-        return self.status in self.MISSED
-
     @classmethod
     def counted(cls, sessions, now):
         """The sessions that count, in order: session number k is the k-th of this list. The one
@@ -139,3 +134,37 @@ class TherapySession(models.Model):
             (s for s in sessions if s.status in cls.COUNTED and s.scheduled_start <= now),
             key=lambda s: s.scheduled_start,
         )
+
+
+class CaseEvent(models.Model):
+    """Append-only record of who changed a case, or one of its sessions, and when: the state
+    changes that have no history of their own (a flag's is its SignalAction rows). The audit
+    log reads from here. `actor` None means the system (a task, the nightly sweep, a command)."""
+
+    class Action(models.TextChoices):
+        OPENED = "opened", "Case opened"
+        SESSION_SCHEDULED = "session_scheduled", "Session scheduled"
+        SESSION_RECORDED = "session_recorded", "Session status recorded"
+        CLOSED = "closed", "Case closed"
+        CHECKS_CREATED = "checks_created", "Checks created"
+        CHECKS_RESENT = "checks_resent", "Checks sent again"
+
+    case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="events")
+    session = models.ForeignKey(TherapySession, on_delete=models.PROTECT, null=True, blank=True, related_name="events")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="case_events"
+    )
+    action = models.CharField(max_length=20, choices=Action.choices)
+    # What changed, e.g. {"from": "scheduled", "to": "attended"} or {"count": 2, "channel": "email"}.
+    detail = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [
+            # The audit log of one case, in time order.
+            models.Index(fields=["case", "created_at"], name="case_event_case_time"),
+        ]
+
+    def __str__(self):
+        return f"{self.action} on case {self.case_id}"

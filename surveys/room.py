@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 from django.utils import timezone
 
-from measures.actions import TABLET_LINK_LIFETIME
+from measures.models import TABLET_LINK_LIFETIME
 from measures.models import SurveyInvitation
 
 ROOM_KEY = "survey_room"

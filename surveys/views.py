@@ -33,18 +33,15 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts.access import therapist_required
-from measures.actions import (
+from measures.actions.invitations import (
     SurveyClosed,
     do_ensure_room_invitation,
     do_issue_token,
     do_mark_opened,
     do_revoke_tablet_links,
-    do_submit_response,
-    get_clinic_instrument,
-    items_for_case,
-    lookup_invitation,
 )
-from measures.models import InvitationToken, SurveyInvitation
+from measures.actions.responses import do_submit_response
+from measures.models import Instrument, InvitationToken, SurveyInvitation
 from measures.notifications import survey_url
 from sessions_app.access import get_session_for_user
 
@@ -117,7 +114,7 @@ def _answers_client_on_outage(view):
 def survey(request, token):
     if request.method == "POST" and is_submission_limited(request, token):
         return _page(request, "surveys/survey_limited.html", {}, status=429, language=_requested_language(request))
-    invitation = lookup_invitation(token)
+    invitation = SurveyInvitation.objects.for_token(token)
     if invitation is None:
         return _closed(request, "unknown", 404, language=_requested_language(request))
     clinic = invitation.session.case.clinic
@@ -126,7 +123,7 @@ def survey(request, token):
         return _closed(request, "completed" if invitation.is_completed else "expired", 410, clinic=clinic,
                        language=language)
     with translation.override(language):
-        items = items_for_case(get_clinic_instrument(clinic), invitation.session.case)
+        items = Instrument.objects.for_clinic(clinic).items.for_case(invitation.session.case)
         form = SurveyForm(request.POST if request.method == "POST" else None, items=items, language=language)
     status = 200
     if request.method == "POST":

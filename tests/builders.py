@@ -7,8 +7,9 @@ from decimal import Decimal
 from django.utils import timezone
 
 from accounts.models import Clinic, User
-from measures.actions import do_issue_token, get_clinic_instrument, items_for_case, store_response
-from measures.models import InvitationToken, SurveyInvitation
+from measures.actions.invitations import do_issue_token
+from measures.actions.responses import store_response
+from measures.models import Instrument, InvitationToken, SurveyInvitation
 from sessions_app.models import Case, Participant, TherapySession
 
 PASSWORD = "correct-horse-battery"
@@ -70,7 +71,7 @@ def answer_values(items, goals=8, tasks=8, bond=8, shared=8, rupture=False, disc
 def make_response(session, participant, goals=8, tasks=8, bond=8, rupture=False, discussed=None):
     """A completed check with item answers and stored scores, as a submission would leave it."""
     case = session.case
-    items = items_for_case(get_clinic_instrument(case.clinic), case)
+    items = Instrument.objects.for_clinic(case.clinic).items.for_case(case)
     values = answer_values(items, goals, tasks, bond, rupture=rupture, discussed=discussed)
     invitation, _ = make_invitation(
         session,

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from measures.actions import do_create_invitations
+from measures.actions.invitations import do_create_invitations
 from measures.models import Response, SurveyInvitation
 from measures.tasks import send_invitation
 from sessions_app.models import Participant, TherapySession
@@ -24,7 +24,7 @@ def emailed_link(case, mailoutbox, *, language="en"):
     participant = case.participants.first()
     Participant.objects.filter(pk=participant.pk).update(language=language)
     session = make_session(case, status=TherapySession.Status.ATTENDED)
-    invitations = do_create_invitations(session)
+    invitations = do_create_invitations(session, acting_user=None)
     mailoutbox.clear()  # in case the eager task ran already: send it as the worker does, once
     SurveyInvitation.objects.filter(pk__in=[i.pk for i in invitations]).update(sent_at=None)
     for invitation in invitations:
@@ -136,7 +136,7 @@ def test_the_tablet_goes_round_a_couple_and_the_second_partner_reaches_only_thei
     page, therapist, couple_case
 ):
     session = make_session(couple_case, status=TherapySession.Status.ATTENDED)
-    do_create_invitations(session)
+    do_create_invitations(session, acting_user=None)
     page.set_viewport_size({"width": 820, "height": 1180})  # a tablet
     page.goto("/login/")
     page.get_by_label("Email").fill(therapist.email)

@@ -5,8 +5,7 @@ from decimal import Decimal
 
 from django.utils import timezone
 
-from measures.actions import get_clinic_instrument
-from measures.models import Answer, CaseEvaluation, Response, Signal, SurveyInvitation
+from measures.models import Answer, CaseEvaluation, Instrument, Response, Signal, SurveyInvitation
 from sessions_app.models import Case, Participant, TherapySession
 
 
@@ -14,7 +13,7 @@ def bulk_caseload(therapist, cases=5, sessions=3, prefix="B"):
     """`cases` active cases (every third a couple), each with `sessions` attended weekly sessions
     answered by everyone, one upcoming session, an evaluation, and an open flag on every other case."""
     now = timezone.now()
-    instrument = get_clinic_instrument(therapist.clinic)
+    instrument = Instrument.objects.for_clinic(therapist.clinic)
     item = instrument.items.filter(kind="rating").first()
     built = Case.objects.bulk_create(
         Case(

@@ -147,7 +147,7 @@ def test_open_flags_show_explanation_evidence_and_actions(login, therapist, case
 
 
 def test_the_history_keeps_closed_flags_and_repair_notes(login, therapist, case):
-    from measures.actions import do_resolve_signal
+    from measures.actions.signals import do_resolve_signal
 
     flag = make_signal(case)
     do_resolve_signal(flag, repair="adjusted_goals", note="Agreed on smaller steps", acting_user=therapist)

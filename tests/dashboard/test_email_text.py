@@ -41,8 +41,8 @@ def test_the_invitation_email_keeps_names_as_typed_and_dates_the_expiry(
     darcy = darcy_case.participants.get()
     Participant.objects.filter(pk=darcy.pk).update(language=language)
     darcy.refresh_from_db()
-    invitation, _ = make_invitation(make_session(darcy_case), darcy, days_valid=4)
-    send_invitation_email(invitation, reminder=False)
+    invitation, token = make_invitation(make_session(darcy_case), darcy, days_valid=4)
+    send_invitation_email(invitation, token, reminder=False)
     (message,) = mailoutbox
     assert_plain(message)
     assert message.subject == subject
@@ -52,8 +52,8 @@ def test_the_invitation_email_keeps_names_as_typed_and_dates_the_expiry(
 
 @time_machine.travel(NOW, tick=False)
 def test_the_reminder_subject_keeps_the_clinic_name_as_typed(darcy_case, mailoutbox):
-    invitation, _ = make_invitation(make_session(darcy_case), darcy_case.participants.get())
-    send_invitation_email(invitation, reminder=True)
+    invitation, token = make_invitation(make_session(darcy_case), darcy_case.participants.get())
+    send_invitation_email(invitation, token, reminder=True)
     assert mailoutbox[0].subject == "Reminder: a one-minute check from Smith & Jones"
 
 

@@ -4,7 +4,7 @@ import pytest
 from django.urls import reverse
 
 from measures.access import get_signal_for_user
-from measures.actions import do_acknowledge_signal, do_resolve_signal
+from measures.actions.signals import do_acknowledge_signal, do_resolve_signal
 from measures.evaluation import do_evaluate_case
 from measures.models import Signal, SignalAction
 from tests.builders import make_response, make_session

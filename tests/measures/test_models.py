@@ -5,8 +5,7 @@ from decimal import Decimal
 import pytest
 from django.db import IntegrityError, transaction
 
-from measures.actions import get_clinic_instrument
-from measures.models import Answer, Response, Signal
+from measures.models import Answer, Instrument, Response, Signal
 from sessions_app.models import Case
 from tests.builders import make_response, make_session
 
@@ -17,7 +16,7 @@ def response(case):
 
 
 def test_a_score_outside_the_items_range_is_refused_by_the_database(response):
-    item = get_clinic_instrument(response.session.case.clinic).items.get(code="goals_focus")
+    item = Instrument.objects.for_clinic(response.session.case.clinic).items.get(code="goals_focus")
     Answer.objects.filter(response=response, item=item).delete()
     with pytest.raises(IntegrityError), transaction.atomic():
         Answer.objects.create(
@@ -26,7 +25,7 @@ def test_a_score_outside_the_items_range_is_refused_by_the_database(response):
 
 
 def test_an_answer_in_range_is_accepted(response):
-    item = get_clinic_instrument(response.session.case.clinic).items.get(code="goals_focus")
+    item = Instrument.objects.for_clinic(response.session.case.clinic).items.get(code="goals_focus")
     Answer.objects.filter(response=response, item=item).update(value=10)
     assert Answer.objects.get(response=response, item=item).value == 10
 

@@ -10,7 +10,7 @@ import time_machine
 from django.test import Client
 
 from measures import notifications
-from measures.actions import do_create_invitations
+from measures.actions.invitations import do_create_invitations
 from measures.models import InvitationToken, SurveyInvitation
 from measures.tasks import send_due_reminders, send_invitation
 from sessions_app.models import Participant, TherapySession
@@ -37,7 +37,7 @@ def emailed(case, mailoutbox, django_capture_on_commit_callbacks):
             case=case, scheduled_start=SENT - timedelta(hours=1), status=TherapySession.Status.ATTENDED
         )
         with django_capture_on_commit_callbacks(execute=True):
-            (invitation,) = do_create_invitations(session)
+            (invitation,) = do_create_invitations(session, acting_user=None)
     invitation.first_email = mailoutbox[0].body
     mailoutbox.clear()
     invitation.refresh_from_db(fields=["sent_at"])
@@ -84,7 +84,8 @@ def test_answered_expired_or_handed_over_checks_get_no_reminder(emailed, mailout
     SurveyInvitation.objects.filter(pk=emailed.pk).update(completed_at=SENT + timedelta(hours=2))
     tablet = TherapySession.objects.create(case=couple_case, scheduled_start=SENT, status="attended")
     with time_machine.travel(SENT, tick=False):
-        assert len(do_create_invitations(tablet, channel=SurveyInvitation.Channel.TABLET)) == 2  # never emailed
+        created = do_create_invitations(tablet, acting_user=None, channel=SurveyInvitation.Channel.TABLET)
+        assert len(created) == 2  # never emailed
     assert run_at(SENT + timedelta(days=3)) == 0
     SurveyInvitation.objects.filter(pk=emailed.pk).update(completed_at=None)
     assert run_at(SENT + timedelta(days=4, seconds=1)) == 0  # expired after the default four days
@@ -131,10 +132,10 @@ def test_one_refused_address_does_not_hold_up_the_other_reminders(emailed, mailo
     refused = emailed.pk
     real_send = notifications.send_invitation_email
 
-    def send(invitation, *, reminder):
+    def send(invitation, token, *, reminder):
         if invitation.pk == refused:
             raise OSError("550 mailbox unavailable")
-        return real_send(invitation, reminder=reminder)
+        return real_send(invitation, token, reminder=reminder)
 
     with mock.patch("measures.notifications.send_invitation_email", side_effect=send):
         assert run_at(SENT + timedelta(days=2, hours=1)) == 1

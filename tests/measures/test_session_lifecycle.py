@@ -6,7 +6,8 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from measures.actions import SessionNotRecordable, do_end_case, do_issue_token, do_record_session
+from measures.actions.invitations import do_issue_token
+from measures.actions.sessions import SessionNotRecordable, do_end_case, do_record_session
 from measures.models import SurveyInvitation
 from measures.tasks import nightly_sweep, send_due_reminders
 from sessions_app.models import Case, TherapySession

@@ -13,8 +13,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from alliance_site.logging import RedactTokensFilter
-from measures.actions import get_clinic_instrument, items_for_case
-from measures.models import Answer, Response, SurveyInvitation
+from measures.models import Answer, Instrument, Response, SurveyInvitation
 from sessions_app.models import Participant
 from tests.builders import make_invitation, make_session
 
@@ -190,14 +189,14 @@ def test_a_tampered_or_unknown_link_is_404_and_reveals_nothing(client, link, man
 def test_a_submission_that_loses_a_race_gets_already_answered_409(client, link):
     invitation, url = link
     assert client.get(url).status_code == 200
-    real_lookup = __import__("measures.actions", fromlist=["lookup_invitation"]).lookup_invitation
+    real_lookup = SurveyInvitation.objects.for_token
 
     def lookup_then_someone_else_submits(token):
         found = real_lookup(token)
         SurveyInvitation.objects.filter(pk=found.pk).update(completed_at=timezone.now())
         return found
 
-    with mock.patch("surveys.views.lookup_invitation", lookup_then_someone_else_submits):
+    with mock.patch("surveys.views.SurveyInvitation.objects.for_token", lookup_then_someone_else_submits):
         response = client.post(url, full_answers())
     assert response.status_code == 409
     assert "You have already answered this check" in response.content.decode()
@@ -233,7 +232,8 @@ def test_a_database_outage_while_submitting_gives_a_please_try_again_page_not_a_
 
 def test_a_database_that_is_down_before_the_lookup_also_gives_the_503_page(client, link):
     _, url = link
-    with mock.patch("surveys.views.lookup_invitation", side_effect=OperationalError("could not connect")):
+    down = OperationalError("could not connect")
+    with mock.patch("surveys.views.SurveyInvitation.objects.for_token", side_effect=down):
         response = client.get(url)
     assert response.status_code == 503 and "Please try again in a minute" in response.content.decode()
 
@@ -405,7 +405,7 @@ def test_tokens_never_reach_the_logs(client, link, log_output):
 def test_every_rating_offers_every_whole_number_with_labelled_ends(client, link):
     _, url = link
     body = client.get(url).content.decode()
-    items = items_for_case(get_clinic_instrument(link[0].session.case.clinic), link[0].session.case)
+    items = Instrument.objects.for_clinic(link[0].session.case.clinic).items.for_case(link[0].session.case)
     for item in (i for i in items if i.kind == "rating"):
         for value in range(item.scale_min, item.scale_max + 1):
             assert f'name="{item.code}" value="{value}"' in body

@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from measures.actions import do_load_instrument
+from measures.actions.instruments import do_load_instrument
 from measures.definitions import DefinitionError, read_definition
 
 

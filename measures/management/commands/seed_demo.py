@@ -9,9 +9,10 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import Clinic, User
-from measures.actions import do_end_case, get_clinic_instrument, items_for_case, store_response
+from measures.actions.responses import store_response
+from measures.actions.sessions import do_end_case
 from measures.evaluation import do_evaluate_case
-from measures.models import SurveyInvitation
+from measures.models import Instrument, SurveyInvitation
 from measures.simulation import (
     PATTERN_CEILING,
     PATTERN_COMPLETER,
@@ -128,7 +129,7 @@ class Command(BaseCommand):
             or User.objects.create_user(email, DEMO_PASSWORD, full_name=name, role=User.Role.THERAPIST, clinic=clinic)
             for email, name in THERAPISTS
         ]
-        instrument = get_clinic_instrument(clinic)
+        instrument = Instrument.objects.for_clinic(clinic)
         rng = np.random.default_rng(20261129)
         today = timezone.localdate()
         number = 0
@@ -185,7 +186,7 @@ class Command(BaseCommand):
         return datetime.combine(day, time(10, 0), tzinfo=zoneinfo.ZoneInfo(clinic.time_zone))
 
     def _history(self, case, participants, simulated, first_day, instrument):
-        items = items_for_case(instrument, case)
+        items = instrument.items.for_case(case)
         series = list(simulated.participants.values())
         for index in range(max(len(obs) for obs in series)):
             observations = [obs[index] if index < len(obs) else None for obs in series]

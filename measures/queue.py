@@ -1,0 +1,38 @@
+"""Queueing Celery tasks on commit, by name: a leaf module, so actions never import tasks.
+
+Tasks import actions (a task is an adapter that calls one); actions queue tasks. Naming the task
+instead of importing it keeps that one-way, with no function-level imports to hide a cycle.
+"""
+
+import importlib
+import logging
+
+from celery import current_app
+from django.db import transaction
+from kombu.exceptions import KombuError
+
+logger = logging.getLogger(__name__)
+
+
+def queue_on_commit(task_name, *args):
+    """Queue the task `task_name` ("measures.tasks.evaluate_case") with `args` once the current
+    transaction commits (at once outside one); nothing runs for a rolled-back change."""
+    transaction.on_commit(lambda: enqueue_safely(task_name, *args))
+
+
+def enqueue_safely(task_name, *args):
+    """Queue a task; if the broker is down, log it and rely on the nightly sweep to catch up.
+
+    Returns whether it was queued. Only broker trouble is absorbed: an error inside an
+    in-process (eager) task must surface.
+    """
+    # delay(), not app.send_task(): send_task ignores task_always_eager (the embedded default
+    # and the tests run tasks in-process). Importing the module registers its tasks.
+    importlib.import_module(task_name.rpartition(".")[0])
+    task = current_app.tasks[task_name]
+    try:
+        task.delay(*args)
+    except (KombuError, OSError) as exc:
+        logger.warning("could not queue %s (%s); the nightly sweep will catch up", task_name, type(exc).__name__)
+        return False
+    return True
