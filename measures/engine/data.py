@@ -123,8 +123,8 @@ class EngineSettings:
     # From a ceiling run, a total this far below the top already counts as a drop.
     ceiling_dip: float = 1.0
     # Engagement: a run of non-engagement (no-show or attended without a check) is weighed
-    # against the person's own rate, with a Beta prior worth prior_sessions sessions at
-    # prior_miss_rate. Warning when the run is this improbable under their usual rate.
+    # against the person's own rate, with a Beta prior worth engagement_prior_sessions sessions at
+    # engagement_prior_rate. Warning when the run is this improbable under their usual rate.
     engagement_prior_rate: float = 0.10
     engagement_prior_sessions: float = 10.0
     engagement_alpha: float = 0.002

@@ -16,7 +16,7 @@ def step_rupture(
 ) -> State | None:
     """The rupture state at one session; the detector keeps no state of its own.
 
-    is_score_signal: this session's check shows a drop or a sustained decline (an unrepaired
+    is_score_signal: a drop at this check, or a sustained decline that holds (an unrepaired
     rupture with one is an alert). A session without a check keeps the previous state.
     """
     if obs.attended and obs.rupture is not None:
