@@ -12,7 +12,16 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from .baseline import ALERT, INFO, WARNING, State, Thresholds, compute_thresholds, rounded
+from .baseline import (
+    ALERT,
+    INFO,
+    WARNING,
+    Baseline,
+    State,
+    Thresholds,
+    compute_thresholds,
+    rounded,
+)
 from .data import (
     KIND_CEILING,
     KIND_LOW_SCORE,
@@ -91,7 +100,7 @@ class _Participant:
         self.repair = RepairedRupture(settings, th)
         self.engagement = Engagement(settings)
         self.checks = _Checks()
-        self.latest_base = None  # the total's usual level at the latest answered check
+        self.latest_base: Baseline | None = None  # the total's usual level, latest check
         self.prev: dict[str, State | None] = {}
 
     def step(self, obs: Observation) -> dict[str, State | None]:
