@@ -55,6 +55,7 @@ from early_warning import (  # noqa: E402
 
 from measures.engine import EngineSettings  # noqa: E402
 from measures.engine.calibration import apply_calibration, compute_calibration  # noqa: E402
+from measures.engine.contract import REPLAY_COLUMNS, REPLAY_INPUT_COLUMNS, SUBSCALES  # noqa: E402
 from measures.engine.replay import read_replay, run_replay  # noqa: E402
 
 COMPLETED = "completed"  # the outcome labels early_warning.score() counts
@@ -332,7 +333,7 @@ def _rows(
         if attended[i] and rng.random() >= min(1.0, client.missing + skip[i]):
             growth = client.slope * min(i, 12)
             level = client.intercept + growth + client.offsets + shift[i] + states[i]
-            for k, name in enumerate(("goals", "tasks", "bond")):
+            for k, name in enumerate(SUBSCALES):
                 value = _observe(rng, float(level[k] + rng.normal(0, sc.state_sd * 0.4)), sc)
                 row[name] = f"{value:g}"
             if sc.rupture_column and rng.random() < client.rupture_answers:
@@ -427,8 +428,7 @@ def _joint(rng: np.random.Generator, sc: Scenario, case_id: str, n: int) -> list
 
 
 def write_csv(records: list[Record], path: Path, rupture_column: bool) -> int:
-    columns = ["client_id", "case_id", "session_number", "session_date", "attended"]
-    columns += ["goals", "tasks", "bond"] + (["rupture"] if rupture_column else [])
+    columns = REPLAY_COLUMNS if rupture_column else REPLAY_INPUT_COLUMNS
     with path.open("w", newline="", encoding="utf-8") as stream:
         writer = csv.DictWriter(stream, fieldnames=columns, lineterminator="\n")
         writer.writeheader()

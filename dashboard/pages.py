@@ -12,6 +12,7 @@ from django.db.models import Count, Exists, F, Max, Min, OuterRef, Prefetch, Q, 
 from django.db.models.functions import RowNumber
 from django.utils import timezone
 
+from measures.engine import contract
 from measures.models import Answer, Response, Signal, SignalAction
 from sessions_app.models import Case, Participant, TherapySession
 
@@ -25,47 +26,11 @@ TRENDS = {
     "flat": ("→", "steady"),
     "none": ("·", "not enough checks for a trend"),
 }
-EVIDENCE_LABELS = {
-    "baseline": "usual level",
-    "current": "latest",
-    "threshold": "threshold",
-    "confirm_threshold": "confirmation threshold",
-    "drop": "drop",
-    "reliable_change": "reliable change",
-    "variability": "usual variability",
-    "baseline_checks": "checks in usual level",
-    "from_ceiling": "after full marks",
-    "cusum": "cumulative shortfall",
-    "checks_below": "checks below usual",
-    "recent_shortfall": "recent shortfall",
-    "cutoff": "clinic cutoff",
-    "steadily_modest": "usually below cutoff",
-    "checks_at_top": "checks at full marks",
-    "scale_max": "top of scale",
-    "rupture": "rupture answer",
-    "session": "session",
-    "dip_session": "dip at session",
-    "lowest": "lowest",
-    "checks_to_recover": "checks to recover",
-    "run": "sessions in a row",
-    "no_shows": "no-shows",
-    "skipped_checks": "skipped checks",
-    "usual_rate": "usual rate",
-    "probability": "chance under usual rate",
-    "follows_signal": "after a score signal",
-    "follows_ceiling": "after full marks",
-    "lower": "lower",
-    "higher": "higher",
-    "lower_total": "lower total",
-    "higher_total": "higher total",
-    "usual_gap": "usual gap",
-}
-
-
-RUPTURE_LABELS = {
-    Response.Rupture.UNRESOLVED: "something felt off",
-    Response.Rupture.TALKED_THROUGH: "felt off, talked through",
-}
+# Labels of evidence keys, of evidence values that are codes, and of rupture answers: the engine's
+# contract defines them once.
+EVIDENCE_LABELS = contract.EVIDENCE_LABELS
+EVIDENCE_VALUE_LABELS = contract.EVIDENCE_VALUE_LABELS
+RUPTURE_LABELS = contract.RUPTURE_NOTES
 # Check states "Send check" acts on: a missing invitation is created, an open one is re-sent.
 SENDABLE_STATES = ("not sent", "waiting", "sent")
 
@@ -405,6 +370,8 @@ def evidence_rows(evidence, people=None):
             text = person.display_name
         elif isinstance(value, bool):
             text = "yes" if value else "no"
+        elif key in EVIDENCE_VALUE_LABELS:
+            text = EVIDENCE_VALUE_LABELS[key].get(value, str(value))
         elif isinstance(value, float):
             text = f"{value:.2f}".rstrip("0").rstrip(".")
         else:

@@ -8,6 +8,8 @@ from django.utils import timezone
 
 from sessions_app.models import Case, Participant, TherapySession
 
+from .engine import contract
+
 
 class InstrumentQuerySet(models.QuerySet):
     def latest_version(self, code):
@@ -198,10 +200,9 @@ class InvitationToken(models.Model):
 class Response(models.Model):
     """One participant's answered check for one session, with its subscale scores stored."""
 
-    class Rupture(models.IntegerChoices):
-        NONE = 0, "Nothing felt off"
-        UNRESOLVED = 1, "Something felt off, not talked through"
-        TALKED_THROUGH = 2, "Something felt off, talked through"
+    Rupture = models.IntegerChoices(
+        "Rupture", [(name, (code, label)) for code, name, label in contract.RUPTURES]
+    )
 
     invitation = models.OneToOneField(SurveyInvitation, on_delete=models.PROTECT, related_name="response")
     session = models.ForeignKey(TherapySession, on_delete=models.PROTECT, related_name="responses")
@@ -339,21 +340,11 @@ class SignalQuerySet(models.QuerySet):
 class Signal(models.Model):
     """A flag raised by the engine: one open per case, participant and kind; it escalates in place."""
 
-    class Kind(models.TextChoices):
-        RELIABLE_DROP = "reliable_drop", "Reliable drop from usual level"
-        SUSTAINED_DECLINE = "sustained_decline", "Sustained decline"
-        LOW_SCORE = "low_score", "Low alliance"
-        RUPTURE = "rupture", "Rupture not talked through"
-        MISSED_CHECKS = "missed_checks", "Skipped checks"
-        NO_SHOW = "no_show", "No-shows and late cancellations"
-        SPLIT_ALLIANCE = "split_alliance", "Split alliance"
-        CEILING = "ceiling", "Full marks (uninformative)"
-        REPAIRED_RUPTURE = "repaired_rupture", "Repaired rupture"
-
-    class Severity(models.TextChoices):
-        INFO = "info", "Info"
-        WARNING = "warning", "Warning"
-        ALERT = "alert", "Alert"
+    # kinds and severities, their codes and labels, are defined once in the engine's contract
+    Kind = models.TextChoices("Kind", [(code.upper(), (code, label)) for code, label in contract.KINDS])
+    Severity = models.TextChoices(
+        "Severity", [(code.upper(), (code, label)) for code, label in contract.SEVERITY_CHOICES]
+    )
 
     class Status(models.TextChoices):
         OPEN = "open", "Open"
@@ -362,7 +353,7 @@ class Signal(models.Model):
         CLEARED = "cleared", "No longer holds"
 
     OPEN_STATUSES = (Status.OPEN, Status.ACKNOWLEDGED)
-    SEVERITY_RANK = {Severity.INFO: 0, Severity.WARNING: 1, Severity.ALERT: 2}
+    SEVERITY_RANK = contract.SEVERITY_RANK
 
     case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="signals")
     participant = models.ForeignKey(Participant, on_delete=models.PROTECT, related_name="signals")

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from measures.engine import Observation
+from measures.engine.contract import REPLAY_COLUMNS
 
 PATTERN_STABLE_HIGH = "stable_high"
 PATTERN_MODEST_STEADY = "modest_steady"
@@ -50,19 +51,7 @@ PATTERNS = tuple(PATTERN_WEIGHTS)
 OUTCOME_COMPLETED = "completed"
 OUTCOME_DROPOUT = "dropout"
 
-SUBSCALE_KEYS = ("goals", "tasks", "bond")
 ITEMS_PER_SUBSCALE = 2
-REPLAY_COLUMNS = (
-    "client_id",
-    "case_id",
-    "session_number",
-    "session_date",
-    "attended",
-    "goals",
-    "tasks",
-    "bond",
-    "rupture",
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,6 +167,16 @@ def _last_attended(attended: list[bool]) -> int | None:
     return None
 
 
+def _stop_after(
+    rng: np.random.Generator, attended: list[bool], last: int, *, end: int | None = None
+) -> list[bool]:
+    """A dropout's attendance: as drawn up to session index ``last`` (the last attended), then
+    no-shows until the series stops, 0–2 sessions after ``last`` or, given the end of a
+    disengagement window, 1–2 sessions after ``end``."""
+    n_keep = last + 1 + int(rng.integers(0, 3)) if end is None else end + int(rng.integers(1, 3))
+    return attended[: last + 1] + [False] * (n_keep - last - 1)
+
+
 def _dip_weights(rng: np.random.Generator) -> np.ndarray:
     # Ruptures hit bond and tasks more than goals, unevenly from client to client.
     weights = rng.dirichlet([1.5, 2.5, 3.0]) * 3.0
@@ -237,8 +236,7 @@ def _individual(
                 ruptures[i] = 1
         attended[last] = True
         decline_start = start + 1
-        n_keep = last + 1 + int(rng.integers(0, 3))
-        attended = attended[: last + 1] + [False] * (n_keep - last - 1)
+        attended = _stop_after(rng, attended, last)
     elif pattern == PATTERN_SUDDEN_DROP:
         outcome = OUTCOME_DROPOUT
         rupture_free = False
@@ -251,8 +249,7 @@ def _individual(
         if rng.random() < 0.3:
             ruptures[start] = 1
         decline_start = start + 1
-        n_keep = last + 1 + int(rng.integers(0, 3))
-        attended = attended[: last + 1] + [False] * (n_keep - last - 1)
+        attended = _stop_after(rng, attended, last)
     elif pattern == PATTERN_SILENT_DISENGAGEMENT:
         outcome = OUTCOME_DROPOUT
         rupture_free = False
@@ -267,8 +264,7 @@ def _individual(
             attended[start] = True
         last = max(i for i in range(start, end) if attended[i])
         decline_start = start + 1
-        n_keep = end + int(rng.integers(1, 3))
-        attended = attended[: last + 1] + [False] * (n_keep - last - 1)
+        attended = _stop_after(rng, attended, last, end=end)
 
     n_final = len(attended)
     shifts = shifts[:n_final] if n_final <= n else np.vstack([shifts, np.zeros((n_final - n, 3))])
@@ -333,8 +329,7 @@ def _joint_case(case: SimulatedCase, pattern: str, rng: np.random.Generator, n: 
             ruptures[1][start] = 1
         attended[last] = True
         decline_start = start + 1
-        n_keep = last + 1 + int(rng.integers(0, 3))
-        attended = attended[: last + 1] + [False] * (n_keep - last - 1)
+        attended = _stop_after(rng, attended, last)
     n_final = len(attended)
     dates = _schedule(rng, n_final)
     for index in range(size):

@@ -5,41 +5,29 @@ from __future__ import annotations
 import datetime
 from dataclasses import dataclass, field
 
-KIND_RELIABLE_DROP = "reliable_drop"
-KIND_SUSTAINED_DECLINE = "sustained_decline"
-KIND_LOW_SCORE = "low_score"
-KIND_RUPTURE = "rupture"
-KIND_MISSED_CHECKS = "missed_checks"
-KIND_NO_SHOW = "no_show"
-KIND_SPLIT_ALLIANCE = "split_alliance"
-KIND_CEILING = "ceiling"
-KIND_REPAIRED_RUPTURE = "repaired_rupture"
-
-KINDS = (
-    (KIND_RELIABLE_DROP, "Reliable drop from usual level"),
-    (KIND_SUSTAINED_DECLINE, "Sustained decline"),
-    (KIND_LOW_SCORE, "Low score"),
-    (KIND_RUPTURE, "Reported rupture"),
-    (KIND_MISSED_CHECKS, "Skipped checks"),
-    (KIND_NO_SHOW, "No-show or late cancellation"),
-    (KIND_SPLIT_ALLIANCE, "Split alliance"),
-    (KIND_CEILING, "Full marks (uninformative)"),
-    (KIND_REPAIRED_RUPTURE, "Repaired rupture"),
+from .contract import (  # noqa: F401  (re-exported: the engine's public names)
+    KIND_CEILING,
+    KIND_LOW_SCORE,
+    KIND_MISSED_CHECKS,
+    KIND_NO_SHOW,
+    KIND_ORDER,
+    KIND_RELIABLE_DROP,
+    KIND_REPAIRED_RUPTURE,
+    KIND_RUPTURE,
+    KIND_SPLIT_ALLIANCE,
+    KIND_SUSTAINED_DECLINE,
+    KINDS,
+    RUPTURE_NONE,
+    RUPTURE_TALKED_THROUGH,
+    RUPTURE_UNREPAIRED,
+    SERIES,
+    SEVERITIES,
+    SEVERITY_ALERT,
+    SEVERITY_INFO,
+    SEVERITY_RANK,
+    SEVERITY_WARNING,
+    SUBSCALES,
 )
-KIND_ORDER = {code: index for index, (code, _label) in enumerate(KINDS)}
-
-SEVERITY_INFO = "info"
-SEVERITY_WARNING = "warning"
-SEVERITY_ALERT = "alert"
-SEVERITIES = (SEVERITY_INFO, SEVERITY_WARNING, SEVERITY_ALERT)
-SEVERITY_RANK = {severity: rank for rank, severity in enumerate(SEVERITIES)}
-
-SUBSCALES = ("goals", "tasks", "bond")
-SERIES = ("total", *SUBSCALES)
-
-RUPTURE_NONE = 0
-RUPTURE_UNREPAIRED = 1
-RUPTURE_TALKED_THROUGH = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,8 +123,8 @@ class EngineSettings:
     # From a ceiling run, a total this far below the top already counts as a drop.
     ceiling_dip: float = 1.0
     # Engagement: a run of non-engagement (no-show or attended without a check) is weighed
-    # against the person's own rate, with a Beta prior worth prior_sessions sessions at
-    # prior_miss_rate. Warning when the run is this improbable under their usual rate.
+    # against the person's own rate, with a Beta prior worth engagement_prior_sessions sessions at
+    # engagement_prior_rate. Warning when the run is this improbable under their usual rate.
     engagement_prior_rate: float = 0.10
     engagement_prior_sessions: float = 10.0
     engagement_alpha: float = 0.002

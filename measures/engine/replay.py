@@ -14,25 +14,28 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TextIO
 
+from .contract import (
+    REPLAY_INPUT_COLUMNS,
+    REPLAY_OPTIONAL_COLUMNS,
+    REPLAY_OUTPUT_COLUMNS,
+    RUPTURE_LABELS,
+    SUBSCALES,
+)
 from .data import CaseResult, EngineSettings, Observation
 from .detection import compute_case
 
-INPUT_COLUMNS = (
-    "client_id",
-    "case_id",
-    "session_number",
-    "session_date",
-    "attended",
-    "goals",
-    "tasks",
-    "bond",
-)
-OPTIONAL_COLUMNS = ("rupture",)
-OUTPUT_COLUMNS = ("client_id", "case_id", "session_number", "signal", "severity", "message")
-SCORE_COLUMNS = ("goals", "tasks", "bond")
+INPUT_COLUMNS = REPLAY_INPUT_COLUMNS
+OPTIONAL_COLUMNS = REPLAY_OPTIONAL_COLUMNS
+OUTPUT_COLUMNS = REPLAY_OUTPUT_COLUMNS
+SCORE_COLUMNS = SUBSCALES
 
 READ_COLUMNS = INPUT_COLUMNS + OPTIONAL_COLUMNS
 SESSION_MAX = 10_000
+# Longer than this (leading zeros aside) is beyond SESSION_MAX, and int() need not see it
+# (it refuses more than 4300 digits).
+SESSION_DIGITS_MAX = 6
+# The rupture answers a file may give, as written.
+RUPTURE_CODES = tuple(str(code) for code in RUPTURE_LABELS)
 
 # What the app writes, and nothing looser: int(), float() and date.fromisoformat() also take
 # "1_0", "+3", "1e1", non-ASCII digits and ISO week dates. A minus sign is allowed only so that a
@@ -40,7 +43,7 @@ SESSION_MAX = 10_000
 WHOLE_NUMBER = re.compile(r"[0-9]+", re.ASCII)
 DECIMAL = re.compile(r"-?[0-9]+(\.[0-9]+)?", re.ASCII)
 ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
-SHOWN_MAX = 40
+SHOWN_MAX = 40  # characters of a field quoted in an error message
 
 # case_id -> client_id -> observations sorted by session number
 ReplayCases = dict[str, dict[str, list[Observation]]]
@@ -53,16 +56,6 @@ class ReplayError(ValueError):
         super().__init__(f"line {line}: {reason}")
         self.line = line
         self.reason = reason
-
-
-@dataclass(frozen=True, slots=True)
-class ReplayStats:
-    """Counts from one replay run."""
-
-    rows: int
-    participants: int
-    cases: int
-    findings: int
 
 
 def _cut(text: str) -> str:
@@ -120,6 +113,144 @@ def _records(reader: Iterator[list[str]], line_num) -> Iterator[tuple[int, list[
         yield start, row
 
 
+@dataclass(frozen=True, slots=True)
+class _Layout:
+    """Where the columns the replay reads are in each row."""
+
+    index: dict[str, int]
+    rupture: int | None
+    width: int  # a row needs at least this many fields
+    fields: int  # as many as the header has
+
+
+def _layout(header_line: int, header: list[str]) -> _Layout:
+    names = [name.strip().lower() for name in header]
+    if names:
+        names[0] = names[0].removeprefix("\ufeff").strip()
+    missing = [column for column in INPUT_COLUMNS if column not in names]
+    if missing:
+        raise ReplayError(header_line, f"missing column(s): {', '.join(missing)}")
+    # a repeated column the replay reads is ambiguous; repeats among ignored ones are harmless
+    repeated = [column for column in READ_COLUMNS if names.count(column) > 1]
+    if repeated:
+        raise ReplayError(header_line, f"duplicate column(s): {', '.join(repeated)}")
+    index = {column: names.index(column) for column in INPUT_COLUMNS}
+    rupture = names.index("rupture") if "rupture" in names else None
+    width = max(index.values()) + 1
+    if rupture is not None:
+        width = max(width, rupture + 1)
+    return _Layout(index=index, rupture=rupture, width=width, fields=len(header))
+
+
+def _ids(row: list[str], layout: _Layout, line: int) -> tuple[str, str]:
+    client_id = row[layout.index["client_id"]].strip()
+    case_id = row[layout.index["case_id"]].strip()
+    if not client_id:
+        raise ReplayError(line, "client_id is empty")
+    if not case_id:
+        raise ReplayError(line, "case_id is empty")
+    return client_id, case_id
+
+
+def _session_number(raw: str, line: int) -> int:
+    text = raw.strip()
+    if not WHOLE_NUMBER.fullmatch(text):
+        raise ReplayError(line, f"session_number is not a whole number: {_shown(text)}")
+    digits = text.lstrip("0") or "0"
+    number = int(digits) if len(digits) <= SESSION_DIGITS_MAX else SESSION_MAX + 1
+    if not 1 <= number <= SESSION_MAX:
+        raise ReplayError(
+            line, f"session_number must be from 1 to {SESSION_MAX}, got {_shown(text)}"
+        )
+    return number
+
+
+def _session_date(raw: str, line: int) -> datetime.date:
+    text = raw.strip()
+    try:
+        if not ISO_DATE.fullmatch(text):
+            raise ValueError
+        return datetime.date.fromisoformat(text)
+    except ValueError:
+        raise ReplayError(
+            line, f"session_date is not a date (YYYY-MM-DD): {_shown(text)}"
+        ) from None
+
+
+def _rupture(row: list[str], layout: _Layout, line: int) -> int | None:
+    if layout.rupture is None:
+        return None
+    text = row[layout.rupture].strip()
+    if not text:
+        return None
+    if text not in RUPTURE_CODES:
+        raise ReplayError(line, f"rupture must be 0, 1, 2 or empty, got {_shown(text)}")
+    return int(text)
+
+
+def _observation(
+    row: list[str], layout: _Layout, line: int, settings: EngineSettings
+) -> Observation:
+    """One row's session, checked against what the app can write."""
+    session_number = _session_number(row[layout.index["session_number"]], line)
+    session_date = _session_date(row[layout.index["session_date"]], line)
+    raw_attended = row[layout.index["attended"]].strip()
+    if raw_attended not in ("0", "1"):
+        raise ReplayError(line, f"attended must be 0 or 1, got {_shown(raw_attended)}")
+    attended = raw_attended == "1"
+    goals, tasks, bond = (
+        _score(row[layout.index[column]], column, line, settings) for column in SCORE_COLUMNS
+    )
+    rupture = _rupture(row, layout, line)
+    if not attended and (goals is not None or tasks is not None or bond is not None):
+        raise ReplayError(line, "scores are given for a session not attended")
+    if not attended and rupture is not None:
+        raise ReplayError(line, "a rupture answer is given for a session not attended")
+    # The app stores a check whole (all three subscales) or not at all, and asks the rupture
+    # question inside the check.
+    answered = (goals is not None) + (tasks is not None) + (bond is not None)
+    if answered not in (0, 3):
+        raise ReplayError(line, "goals, tasks and bond must all be given or all be empty")
+    if rupture is not None and not answered:
+        raise ReplayError(line, "a rupture answer needs the scores of that check")
+    return Observation(
+        session_number=session_number,
+        session_date=session_date,
+        attended=attended,
+        goals=goals,
+        tasks=tasks,
+        bond=bond,
+        rupture=rupture,
+    )
+
+
+class _Seen:
+    """Refuses a client's session given twice, and a client listed under two cases."""
+
+    def __init__(self) -> None:
+        self.sessions: dict[tuple[str, int], int] = {}  # -> line
+        self.case_of: dict[str, tuple[str, int]] = {}  # client -> (case, line)
+
+    def add(self, client_id: str, case_id: str, session_number: int, line: int) -> None:
+        key = (client_id, session_number)
+        if key in self.sessions:
+            raise ReplayError(
+                line,
+                f"duplicate session {session_number} for client {_cut(client_id)} "
+                f"(first on line {self.sessions[key]})",
+            )
+        self.sessions[key] = line
+        known = self.case_of.get(client_id)
+        if known is None:
+            self.case_of[client_id] = (case_id, line)
+        elif known[0] != case_id:
+            raise ReplayError(
+                line,
+                f"client {_cut(client_id)} is in case {_cut(case_id)} here but in case "
+                f"{_cut(known[0])} on line {known[1]}",
+            )
+
+
 def read_replay(stream: Iterable[str], settings: EngineSettings) -> ReplayCases:
     """Parse and validate a replay CSV (an open text file or any iterable of lines).
 
@@ -138,115 +269,18 @@ def read_replay(stream: Iterable[str], settings: EngineSettings) -> ReplayCases:
     first = next(records, None)
     if first is None:
         raise ReplayError(1, "the file is empty; expected a header row")
-    header_line, header = first
-    names = [name.strip().lower() for name in header]
-    if names:
-        names[0] = names[0].removeprefix("\ufeff").strip()
-    missing = [column for column in INPUT_COLUMNS if column not in names]
-    if missing:
-        raise ReplayError(header_line, f"missing column(s): {', '.join(missing)}")
-    # a repeated column the replay reads is ambiguous; repeats among ignored ones are harmless
-    repeated = [column for column in READ_COLUMNS if names.count(column) > 1]
-    if repeated:
-        raise ReplayError(header_line, f"duplicate column(s): {', '.join(repeated)}")
-    index = {column: names.index(column) for column in INPUT_COLUMNS}
-    rupture_index = names.index("rupture") if "rupture" in names else None
-    width = max(index.values()) + 1
-    if rupture_index is not None:
-        width = max(width, rupture_index + 1)
-
+    layout = _layout(*first)
     cases: ReplayCases = {}
-    case_of: dict[str, tuple[str, int]] = {}
-    seen: dict[tuple[str, int], int] = {}
+    seen = _Seen()
     for line, row in records:
         if not row or all(not cell.strip() for cell in row):
             continue
-        if len(row) < width:
-            raise ReplayError(line, f"expected {len(header)} fields, found {len(row)}")
-        client_id = row[index["client_id"]].strip()
-        case_id = row[index["case_id"]].strip()
-        if not client_id:
-            raise ReplayError(line, "client_id is empty")
-        if not case_id:
-            raise ReplayError(line, "case_id is empty")
-        raw_number = row[index["session_number"]].strip()
-        if not WHOLE_NUMBER.fullmatch(raw_number):
-            raise ReplayError(
-                line, f"session_number is not a whole number: {_shown(raw_number)}"
-            )
-        # int() refuses more than 4300 digits; anything that long is out of range anyway
-        digits = raw_number.lstrip("0") or "0"
-        session_number = int(digits) if len(digits) <= 6 else SESSION_MAX + 1
-        if not 1 <= session_number <= SESSION_MAX:
-            raise ReplayError(
-                line,
-                f"session_number must be from 1 to {SESSION_MAX}, got {_shown(raw_number)}",
-            )
-        raw_date = row[index["session_date"]].strip()
-        try:
-            if not ISO_DATE.fullmatch(raw_date):
-                raise ValueError
-            session_date = datetime.date.fromisoformat(raw_date)
-        except ValueError:
-            raise ReplayError(
-                line, f"session_date is not a date (YYYY-MM-DD): {_shown(raw_date)}"
-            ) from None
-        raw_attended = row[index["attended"]].strip()
-        if raw_attended not in ("0", "1"):
-            raise ReplayError(line, f"attended must be 0 or 1, got {_shown(raw_attended)}")
-        attended = raw_attended == "1"
-        goals, tasks, bond = (
-            _score(row[index[column]], column, line, settings) for column in SCORE_COLUMNS
-        )
-        rupture = None
-        if rupture_index is not None:
-            raw_rupture = row[rupture_index].strip()
-            if raw_rupture:
-                if raw_rupture not in ("0", "1", "2"):
-                    raise ReplayError(
-                        line, f"rupture must be 0, 1, 2 or empty, got {_shown(raw_rupture)}"
-                    )
-                rupture = int(raw_rupture)
-        if not attended and (goals is not None or tasks is not None or bond is not None):
-            raise ReplayError(line, "scores are given for a session not attended")
-        if not attended and rupture is not None:
-            raise ReplayError(line, "a rupture answer is given for a session not attended")
-        # The app stores a check whole (all three subscales) or not at all, and asks the rupture
-        # question inside the check.
-        answered = (goals is not None) + (tasks is not None) + (bond is not None)
-        if answered not in (0, 3):
-            raise ReplayError(line, "goals, tasks and bond must all be given or all be empty")
-        if rupture is not None and not answered:
-            raise ReplayError(line, "a rupture answer needs the scores of that check")
-
-        key = (client_id, session_number)
-        if key in seen:
-            raise ReplayError(
-                line,
-                f"duplicate session {session_number} for client {_cut(client_id)} "
-                f"(first on line {seen[key]})",
-            )
-        seen[key] = line
-        known = case_of.get(client_id)
-        if known is None:
-            case_of[client_id] = (case_id, line)
-        elif known[0] != case_id:
-            raise ReplayError(
-                line,
-                f"client {_cut(client_id)} is in case {_cut(case_id)} here but in case "
-                f"{_cut(known[0])} on line {known[1]}",
-            )
-        cases.setdefault(case_id, {}).setdefault(client_id, []).append(
-            Observation(
-                session_number=session_number,
-                session_date=session_date,
-                attended=attended,
-                goals=goals,
-                tasks=tasks,
-                bond=bond,
-                rupture=rupture,
-            )
-        )
+        if len(row) < layout.width:
+            raise ReplayError(line, f"expected {layout.fields} fields, found {len(row)}")
+        client_id, case_id = _ids(row, layout, line)
+        observation = _observation(row, layout, line, settings)
+        seen.add(client_id, case_id, observation.session_number, line)
+        cases.setdefault(case_id, {}).setdefault(client_id, []).append(observation)
     for participants in cases.values():
         for observations in participants.values():
             observations.sort(key=lambda obs: obs.session_number)
@@ -284,17 +318,3 @@ def run_replay(
         writer.writerows(rows)
         count += len(rows)
     return count
-
-
-def replay_file(
-    input_stream: Iterable[str], output: TextIO, settings: EngineSettings
-) -> ReplayStats:
-    """Validate ``input_stream`` completely, then write the findings to ``output``."""
-    cases = read_replay(input_stream, settings)
-    findings = run_replay(cases, output, settings)
-    return ReplayStats(
-        rows=sum(len(obs) for parts in cases.values() for obs in parts.values()),
-        participants=sum(len(parts) for parts in cases.values()),
-        cases=len(cases),
-        findings=findings,
-    )

@@ -1,0 +1,134 @@
+"""Split alliance: in a couple or family, a gap between members wider than their usual gap."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from ..baseline import ALERT, INFO, WARNING, State, Thresholds, compute_baseline, rounded
+from ..data import EngineSettings
+from ..wording import split_message
+
+Pair = tuple[str, str]  # two participant ids, in sorted order
+
+
+@dataclass(slots=True)
+class _PairHistory:
+    diffs: list[float] = field(default_factory=list)  # second minus first, per joint check
+    flags: list[bool] = field(default_factory=list)  # the check was part of a persisting split
+    was_split: bool = False  # split at their previous joint check
+
+
+@dataclass(slots=True)
+class _Gap:
+    """One pair at one joint check, oriented from the currently lower member."""
+
+    gap: float
+    usual_gap: float
+    threshold: float
+    widening: float
+    is_split: bool
+    was_split: bool
+    confirm: float | None
+
+
+class SplitAlliance:
+    """Every pair's history of gaps, so a later split is judged against the pair's usual gap."""
+
+    def __init__(
+        self, settings: EngineSettings, th: Thresholds, labels: Mapping[str, str] | None
+    ) -> None:
+        self.settings = settings
+        self.th = th
+        self.labels = labels or {}
+        self.pairs: dict[Pair, _PairHistory] = {}
+        self.prev: dict[str, State] = {}
+
+    def step(self, scores: Mapping[str, float]) -> dict[str, State]:
+        """The split state at one session of the case, keyed by the lower member.
+
+        ``scores``: the totals of the members who answered a check at this session.
+        """
+        if len(scores) < 2:
+            return self.prev
+        ordered = sorted(scores, key=lambda pid: (scores[pid], pid))
+        low, high = ordered[0], ordered[-1]
+        widest: _Gap | None = None
+        gaps = {}
+        for i, a in enumerate(ordered):
+            for b in ordered[i + 1 :]:
+                key = (a, b) if a < b else (b, a)
+                gaps[key] = self._gap(key, a, scores)
+                if a == low and b == high:
+                    widest = gaps[key]
+        for key, gap in gaps.items():
+            self.pairs[key].was_split = gap.is_split
+        state: dict[str, State] = {}
+        candidate = self._state(widest, low, high, scores)
+        if candidate is not None:
+            state[low] = candidate
+        self.prev = state
+        return state
+
+    def _gap(self, key: Pair, lower: str, scores: Mapping[str, float]) -> _Gap:
+        """Judge the pair's gap at this check against its usual gap, then learn from it."""
+        rc = self.th.rc["total"]
+        pair = self.pairs.setdefault(key, _PairHistory())
+        diff = scores[key[1]] - scores[key[0]]
+        # a difference of two totals has √2 times the SEM of one
+        base = compute_baseline(
+            pair.diffs, pair.flags, rc, self.th.sem["total"] * math.sqrt(2.0), self.settings
+        )
+        # orient the gap as (higher - lower) for the current lower member
+        sign = 1.0 if key[0] == lower else -1.0
+        gap = sign * diff
+        usual_gap = sign * base.usual if base is not None else 0.0
+        threshold = base.threshold if base is not None else rc
+        widening = gap - usual_gap
+        # a split is a change in the pair's usual gap, so it needs their history first
+        is_split = base is not None and gap >= rc and widening >= threshold
+        pair.diffs.append(diff)
+        # a persisting split stays out of the pair's usual gap (a chronic one is learnt)
+        pair.flags.append(is_split and pair.was_split)
+        return _Gap(
+            gap, usual_gap, threshold, widening, is_split, pair.was_split,
+            base.confirm if base is not None else None,
+        )
+
+    def _state(
+        self, g: _Gap, low: str, high: str, scores: Mapping[str, float]
+    ) -> State | None:
+        """The state of the widest pair (lowest and highest member), or None."""
+        rc = self.th.rc["total"]
+        held = low in self.prev and g.widening >= g.threshold / 2
+        is_chronic = g.gap >= rc and g.usual_gap >= rc
+        if not (g.is_split or held or is_chronic):
+            return None
+        if g.is_split:
+            # one wide gap is one member's dip (their own reliable_drop);
+            # a split is a gap that persists at the next joint check
+            level = WARNING if g.was_split else INFO
+            if g.was_split and g.widening >= g.confirm:
+                level = ALERT
+        elif held:
+            level = self.prev[low].level
+        else:
+            level = INFO  # a chronic gap the case started with
+        return State(
+            level=level,
+            subscale="total",
+            evidence={
+                "lower": low,
+                "higher": high,
+                "lower_total": rounded(scores[low]),
+                "higher_total": rounded(scores[high]),
+                "gap": rounded(g.gap),
+                "usual_gap": rounded(g.usual_gap),
+                "threshold": rounded(g.threshold),
+            },
+            message=split_message(
+                g.is_split, held, scores[low], scores[high], self.labels.get(high, high),
+                g.gap, g.usual_gap, g.threshold,
+            ),
+        )
