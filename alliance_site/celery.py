@@ -6,6 +6,7 @@ unreachable mail server, every failure is logged with the task's name and id (ne
 and the beat scheduler holds a Redis lock so that a second beat only stands by.
 """
 
+import contextlib
 import logging
 import os
 import socket
@@ -112,10 +113,8 @@ class BeatLock:
         return value.decode() if value else None
 
     def release(self):
-        try:
+        with contextlib.suppress(Exception):  # unreleased, it lapses after its TTL
             self.client.eval(self.RELEASE, 1, self.key, self.token)
-        except Exception:
-            pass
 
 
 class SingleBeatScheduler(PersistentScheduler):
@@ -168,7 +167,5 @@ class SingleBeatScheduler(PersistentScheduler):
 
     def _touch_alive(self):
         if self.schedule_filename:
-            try:
+            with contextlib.suppress(OSError):
                 Path(f"{self.schedule_filename}.alive").touch()
-            except OSError:
-                pass
