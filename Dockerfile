@@ -7,6 +7,8 @@ COPY . .
 # collectstatic needs settings, not secrets: a throwaway key for this build step only.
 RUN ALLIANCE_ENV=embedded SECRET_KEY=build-only python manage.py collectstatic --noinput
 RUN useradd --system --uid 1000 alliance
+# The beat's schedule lives on a volume mounted here; a new named volume takes this owner.
+RUN mkdir -p /var/lib/alliance-beat && chown alliance /var/lib/alliance-beat
 USER alliance
 EXPOSE 8000
 CMD ["gunicorn", "alliance_site.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "3", "--timeout", "30"]

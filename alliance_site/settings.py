@@ -85,8 +85,12 @@ def parse_email_url(url):
         return {"EMAIL_BACKEND": "django.core.mail.backends.console.EmailBackend"}
     if parts.scheme == "locmem":
         return {"EMAIL_BACKEND": "django.core.mail.backends.locmem.EmailBackend"}
+    if parts.scheme == "none":  # a process that sends no mail (the beat container): no mail password
+        return {"EMAIL_BACKEND": "django.core.mail.backends.dummy.EmailBackend"}
     if parts.scheme not in {"smtp", "smtps"}:
-        raise ImproperlyConfigured(f"EMAIL_URL scheme must be smtp://, smtps:// or console://, not {parts.scheme!r}")
+        raise ImproperlyConfigured(
+            f"EMAIL_URL scheme must be smtp://, smtps://, console:// or none://, not {parts.scheme!r}"
+        )
     query = {key: values[-1] for key, values in parse_qs(parts.query).items()}
     return {
         "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
@@ -230,7 +234,12 @@ CRISPY_ALLOWED_TEMPLATE_PACKS = "bootstrap5"
 CRISPY_TEMPLATE_PACK = "bootstrap5"
 
 # Email: console on the embedded default, SMTP (or another backend) from EMAIL_URL.
-globals().update(parse_email_url(env_str("EMAIL_URL", "console://")))
+# Lower-case: not a setting, so the SMTP password does not show in diffsettings.
+_email_url = env_str("EMAIL_URL", "console://")
+if IS_PRODUCTION and urlsplit(_email_url).scheme in {"console", "locmem"}:
+    # Printed invitations reach no client: production does not start without a real mail server.
+    raise ImproperlyConfigured("EMAIL_URL must be smtp:// or smtps:// when ALLIANCE_ENV=production, not console")
+globals().update(parse_email_url(_email_url))
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Alliance <alliance@localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
@@ -243,14 +252,29 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_IGNORE_RESULT = True
+# Reliability (README: Reliability): a task is acknowledged only once it has finished, so a worker
+# killed mid-task leaves it to be redelivered; with retries (alliance_site/celery.py: ReliableTask).
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_TIME_LIMIT = 120
 CELERY_TASK_SOFT_TIME_LIMIT = 90
+# Tasks running when the broker connection drops are redelivered anyway: cancel them, not run twice.
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
+# Redis redelivers a message unacknowledged for this long (default 1 h): the time after a SIGKILL
+# before a reserved task runs again. It must exceed the longest a message stays unacknowledged: a
+# wait for a busy process (120 s), its own run (120 s), and for a retry its countdown (at most 60 s).
+REDIS_VISIBILITY_TIMEOUT = 300
 # A web request must not hang when the broker is down: fail fast, the nightly sweep catches up.
 CELERY_BROKER_CONNECTION_TIMEOUT = 2
-CELERY_BROKER_TRANSPORT_OPTIONS = {"max_retries": 1, "interval_start": 0, "interval_step": 0.2}
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "max_retries": 1,
+    "interval_start": 0,
+    "interval_step": 0.2,
+    "visibility_timeout": REDIS_VISIBILITY_TIMEOUT,
+}
+# Only the holder of a Redis lock schedules; a second beat stands by (alliance_site/celery.py).
+CELERY_BEAT_SCHEDULER = "alliance_site.celery:SingleBeatScheduler"
 CELERY_TIMEZONE = "UTC"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE = {
