@@ -2,6 +2,9 @@
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
+# pytest-xdist processes for `make test` (0: one process). Each has its own test database
+# (test_<name>_gw0, _gw1 on PostgreSQL); a real-worker test sends its tasks to a queue of its own.
+TEST_WORKERS ?= 2
 
 .PHONY: run test lint bench messages
 
@@ -22,7 +25,7 @@ run: $(VENV)/.runtime
 
 test: $(VENV)/.dev
 	$(VENV)/bin/ruff check .
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
 
 bench: $(VENV)/.dev
 	$(PY) bench/early_warning.py
