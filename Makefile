@@ -2,6 +2,11 @@
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
+# pytest-xdist processes for `make test`: 2 on a machine with two cores or more, else 0 (one
+# process: on one core a second one only adds its start-up). Each process has its own test
+# database (test_<name>_gw0, _gw1 on PostgreSQL); a real-worker test sends its tasks to a queue
+# of its own, so no process's Celery worker runs another's tasks.
+TEST_WORKERS ?= $(shell n=$$(getconf _NPROCESSORS_ONLN 2>/dev/null || echo 1); [ "$$n" -ge 2 ] && echo 2 || echo 0)
 
 .PHONY: run test lint bench messages
 
@@ -22,7 +27,7 @@ run: $(VENV)/.runtime
 
 test: $(VENV)/.dev
 	$(VENV)/bin/ruff check .
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
 
 bench: $(VENV)/.dev
 	$(PY) bench/early_warning.py

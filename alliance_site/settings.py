@@ -50,8 +50,22 @@ def env_list(name, default=()):
     return [part.strip() for part in value.split(",") if part.strip()]
 
 
+def _url_host(parts):
+    """The host as written, percent-decoded and with its case kept: a Unix socket directory is
+    written percent-encoded (postgres://user@%2Fvar%2Frun%2Fpostgresql/name), and urlsplit's
+    `hostname` would leave it encoded and lower-cased."""
+    location = parts.netloc.rpartition("@")[2]
+    if location.startswith("["):  # an IPv6 literal: [::1]:5432
+        return parts.hostname or ""
+    return unquote(location.partition(":")[0])
+
+
 def parse_database_url(url):
-    """postgres://user:pass@host:port/name?sslmode=require → a Django DATABASES entry."""
+    """postgres://user:pass@host:port/name?sslmode=require → a Django DATABASES entry.
+
+    The host may be a Unix socket directory, percent-encoded in the host part or given as
+    `?host=/var/run/postgresql`; user and password are percent-decoded; every other query
+    option goes to OPTIONS (libpq's connection parameters)."""
     parts = urlsplit(url)
     engines = {
         "postgres": "django.db.backends.postgresql",
@@ -65,13 +79,17 @@ def parse_database_url(url):
     if not parts.path.strip("/"):
         raise ImproperlyConfigured("DATABASE_URL must name a database, e.g. postgres://host/alliance")
     options = {key: values[-1] for key, values in parse_qs(parts.query).items()}
+    try:
+        port = parts.port
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"DATABASE_URL has an invalid port: {exc}") from None
     return {
         "ENGINE": engines[parts.scheme],
         "NAME": unquote(parts.path.lstrip("/")),
         "USER": unquote(parts.username or ""),
         "PASSWORD": unquote(parts.password or ""),
-        "HOST": parts.hostname or "",
-        "PORT": str(parts.port or ""),
+        "HOST": options.pop("host", None) or _url_host(parts),
+        "PORT": str(options.pop("port", None) or port or ""),
         "CONN_MAX_AGE": env_int("DATABASE_CONN_MAX_AGE", 60),
         "CONN_HEALTH_CHECKS": True,
         "OPTIONS": options,

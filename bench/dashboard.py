@@ -18,37 +18,13 @@ import time
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import unquote, urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from bench._db import scratch_database  # noqa: E402  (after the path is set)
 
 SESSIONS = 50
-
-
-def recreate_database(url):
-    import psycopg2
-
-    parts = urlsplit(url)
-    name = parts.path.lstrip("/")
-    admin_url = urlunsplit(parts._replace(path="/postgres"))
-    connection = psycopg2.connect(admin_url)
-    connection.autocommit = True
-    with connection.cursor() as cursor:
-        cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        cursor.execute(f'CREATE DATABASE "{name}"')
-    connection.close()
-    return admin_url, name
-
-
-def drop_database(admin_url, name):
-    import psycopg2
-
-    connection = psycopg2.connect(admin_url)
-    connection.autocommit = True
-    with connection.cursor() as cursor:
-        cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    connection.close()
 
 
 def seed_cases(therapist, first, count, rng):
@@ -212,8 +188,14 @@ def main():
     if args.requests < 30:
         parser.error("--requests must be at least 30")
 
-    admin_url, name = recreate_database(args.url)
-    os.environ.update({"DATABASE_URL": args.url, "DEBUG": "0", "ALLIANCE_ENV": "test", "LOG_LEVEL": "WARNING"})
+    with scratch_database(args.url, keep=args.keep) as url:
+        run(args, url)
+
+
+def run(args, url):
+    """Seed, evaluate and time on the scratch database at `url`."""
+    name = unquote(urlsplit(url).path.lstrip("/"))
+    os.environ.update({"DATABASE_URL": url, "DEBUG": "0", "ALLIANCE_ENV": "test", "LOG_LEVEL": "WARNING"})
     os.environ.pop("REDIS_URL", None)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "alliance_site.settings")
     import django
@@ -256,8 +238,6 @@ def main():
         print(f"caseload p95 at 200 cases: {large['caseload'][1]:.1f} ms (target < 150 ms)")
     finally:
         connections.close_all()
-        if not args.keep:
-            drop_database(admin_url, name)
 
 
 if __name__ == "__main__":

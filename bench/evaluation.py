@@ -16,31 +16,17 @@ import statistics
 import sys
 import time
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from bench._db import scratch_database  # noqa: E402  (after the path is set)
+
 BENCH_DB = "alliance_bench_eval"
 
 
 def percentile(values, fraction):
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
-
-
-def recreate_database(url, drop_only=False):
-    import psycopg2
-
-    parts = urlsplit(url)
-    connection = psycopg2.connect(
-        host=parts.hostname, port=parts.port or 5432, user=parts.username, password=parts.password, dbname="postgres"
-    )
-    connection.autocommit = True
-    with connection.cursor() as cursor:
-        cursor.execute(f"DROP DATABASE IF EXISTS {BENCH_DB}")
-        if not drop_only:
-            cursor.execute(f"CREATE DATABASE {BENCH_DB}")
-    connection.close()
 
 
 def seed(count):
@@ -89,8 +75,13 @@ def main():
     if not url.startswith("postgres"):
         print("bench/evaluation.py measures PostgreSQL: set DATABASE_URL=postgres://user@host:5432/name")
         return 2
-    recreate_database(url)
-    os.environ["DATABASE_URL"] = urlunsplit(urlsplit(url)._replace(path=f"/{BENCH_DB}"))
+    with scratch_database(url, BENCH_DB) as bench_url:
+        os.environ["DATABASE_URL"] = bench_url
+        return run(args)
+
+
+def run(args):
+    """Seed and time on the scratch database that DATABASE_URL now names."""
     os.environ["ALLIANCE_ENV"] = "test"
     os.environ.pop("REDIS_URL", None)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "alliance_site.settings")
@@ -127,7 +118,6 @@ def main():
         print(f"queries for one evaluation: {len(queries)}; open flags in the clinic: {Signal.objects.open().count()}")
     finally:
         connection.close()
-        recreate_database(url, drop_only=True)
     return 0
 
 

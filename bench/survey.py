@@ -23,31 +23,12 @@ import sys
 import time
 from pathlib import Path
 from unittest import mock
-from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from bench._db import scratch_database  # noqa: E402  (after the path is set)
+
 BENCH_DB = "alliance_bench_survey"  # bench/dashboard.py uses alliance_bench: runs must not collide
-RATINGS = ("goals_focus", "goals_agree", "tasks_sense", "tasks_fit", "bond_heard", "bond_trust")
-
-
-def bench_database_url(url):
-    parts = urlsplit(url)
-    return urlunsplit(parts._replace(path=f"/{BENCH_DB}"))
-
-
-def recreate_database(url):
-    import psycopg2
-
-    parts = urlsplit(url)
-    connection = psycopg2.connect(
-        host=parts.hostname, port=parts.port or 5432, user=parts.username, password=parts.password, dbname="postgres"
-    )
-    connection.autocommit = True
-    with connection.cursor() as cursor:
-        cursor.execute(f"DROP DATABASE IF EXISTS {BENCH_DB}")
-        cursor.execute(f"CREATE DATABASE {BENCH_DB}")
-    return connection
 
 
 def percentile(values, fraction):
@@ -78,10 +59,11 @@ def measure(count):
     from django.test import Client
 
     from measures.models import Response
+    from tests.builders import RATING_CODES
 
     links = build_links(count + 20)
     warmup, links = links[:20], links[20:]
-    answers = {**dict.fromkeys(RATINGS, "7"), "rupture": "no", "lang": "en"}
+    answers = {**dict.fromkeys(RATING_CODES, "7"), "rupture": "no", "lang": "en"}
     client = Client(REMOTE_ADDR="198.51.100.1")
 
     page = client.get(warmup[0]).content
@@ -124,8 +106,13 @@ def main():
         print("bench/survey.py measures submissions on PostgreSQL: set DATABASE_URL=postgres://user@host:5432/name")
         print(f"(it creates and drops its own database {BENCH_DB!r} on that server)")
         return 2
-    admin = recreate_database(url)
-    os.environ["DATABASE_URL"] = bench_database_url(url)
+    with scratch_database(url, BENCH_DB) as bench_url:
+        os.environ["DATABASE_URL"] = bench_url
+        return run(args)
+
+
+def run(args):
+    """Migrate and measure on the scratch database that DATABASE_URL now names."""
     os.environ.setdefault("ALLIANCE_ENV", "test")  # DEBUG off: no query log slowing the loop down
     os.environ.pop("REDIS_URL", None)  # the cache for rate limits is process memory; tasks are not run
     os.environ.setdefault("SURVEY_RATE_LIMIT_PER_ADDRESS", "1000000")  # one benchmark address posts them all
@@ -143,9 +130,6 @@ def main():
         measure(args.submissions)
     finally:
         connections.close_all()
-        with admin.cursor() as cursor:
-            cursor.execute(f"DROP DATABASE IF EXISTS {BENCH_DB}")
-        admin.close()
     return 0
 
 

@@ -271,10 +271,6 @@ class SessionRow:
     record_choices: list = field(default_factory=list)
 
     @property
-    def has_notes(self):
-        return any(cell.response is not None and cell.response.note for cell in self.checks)
-
-    @property
     def is_attended(self):
         return self.session.status == TherapySession.Status.ATTENDED
 

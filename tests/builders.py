@@ -1,9 +1,11 @@
 """Plain builders for test data: explicit arguments, sensible defaults, no magic."""
 
 import itertools
+import secrets
 from datetime import timedelta
 from decimal import Decimal
 
+from django.test import Client
 from django.utils import timezone
 
 from accounts.models import Clinic, User
@@ -13,6 +15,9 @@ from measures.models import Instrument, InvitationToken, SurveyInvitation
 from sessions_app.models import Case, Participant, TherapySession
 
 PASSWORD = "correct-horse-battery"
+# The item codes of the default instrument's six ratings, and of the two couple/family items.
+RATING_CODES = ("goals_focus", "goals_agree", "tasks_sense", "tasks_fit", "bond_heard", "bond_trust")
+SHARED_CODES = ("shared_purpose", "shared_safety")
 _counter = itertools.count(1)
 
 
@@ -85,3 +90,27 @@ def make_response(session, participant, goals=8, tasks=8, bond=8, rupture=False,
 
 def score(value):
     return Decimal(str(value)).quantize(Decimal("0.01"))
+
+
+def give_history(case, totals, *, start_days_ago=None):
+    """Weekly attended sessions for the case's first participant, one per total, each answered with
+    that score on every subscale (None: attended, not answered). The first session is
+    `start_days_ago` days ago; by default the last one is a week ago. Returns the participant."""
+    participant = case.participants.first()
+    days = start_days_ago if start_days_ago is not None else 7 * len(totals)
+    for index, total in enumerate(totals):
+        session = make_session(case, days_ago=days - 7 * index)
+        if total is not None:
+            make_response(session, participant, goals=total, tasks=total, bond=total)
+    return participant
+
+
+def fresh_address():
+    """An IPv6 documentation address of its own, so no other test's rate-limit counters count against it."""
+    return f"2001:db8::{secrets.token_hex(4)}"
+
+
+def own_address_client(**defaults):
+    """A test client with an address of its own: the rate-limit counters live in the shared cache
+    (Redis when REDIS_URL is set) and outlive a test, so a client on 127.0.0.1 would run them up."""
+    return Client(REMOTE_ADDR=fresh_address(), **defaults)

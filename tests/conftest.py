@@ -1,4 +1,8 @@
-"""Shared fixtures: the personas every view test uses, and the service gate.
+"""Shared fixtures: the personas every view test uses, the service gate, and the test levels.
+
+Every test gets exactly one level marker, derived from the fixtures it uses (see `level_of`):
+`browser` (drives Chromium), `services` (needs real PostgreSQL / Redis / a Celery worker),
+`db` (uses the test database) or `unit` (none of these: `pytest -m unit` runs in seconds).
 
 A test that needs a real service (PostgreSQL, Redis, a Celery worker, Chromium) calls
 `require_service`: on a laptop without it the test is skipped with the reason; with
@@ -14,13 +18,43 @@ import pytest
 
 from accounts.models import User
 from alliance_site.celery import app as celery_app
-from tests.builders import PASSWORD, make_case, make_clinic, make_user
+from tests.builders import PASSWORD, make_case, make_clinic, make_user, own_address_client
 
 # Tests run tasks in-process unless a test starts a real worker; send_task still uses the broker.
 celery_app.conf.task_always_eager = True
 
 REQUIRE_SERVICES = os.environ.get("ALLIANCE_REQUIRE_SERVICES", "") in {"1", "true", "yes"}
 CHROMIUM = os.environ.get("ALLIANCE_CHROMIUM", "/usr/bin/chromium")
+
+
+LEVELS = ("unit", "db", "browser", "services")
+BROWSER_FIXTURES = {"page", "browser", "chromium_path", "chromium_session_path"}
+SERVICE_FIXTURES = {"postgres", "redis_url", "worker"}
+DB_FIXTURES = {"db", "transactional_db", "django_db_reset_sequences", "django_db_serialized_rollback", "live_server"}
+
+
+def level_of(fixturenames, uses_django_db_marker):
+    """A test's level from the fixtures it uses (its whole closure) and its django_db marker."""
+    names = set(fixturenames)
+    if names & BROWSER_FIXTURES:
+        return "browser"
+    if names & SERVICE_FIXTURES:
+        return "services"
+    if uses_django_db_marker or names & DB_FIXTURES:
+        return "db"
+    return "unit"
+
+
+def pytest_collection_modifyitems(config, items):
+    """Mark every test with its level; a hand-written level marker must agree with the derived one."""
+    for item in items:
+        level = level_of(item.fixturenames, item.get_closest_marker("django_db") is not None)
+        written = {mark.name for mark in item.iter_markers() if mark.name in LEVELS}
+        if written - {level}:
+            raise pytest.UsageError(
+                f"{item.nodeid} is marked {sorted(written)} but its fixtures make it {level!r}: drop the marker"
+            )
+        item.add_marker(getattr(pytest.mark, level))
 
 
 def require_service(available, reason):
@@ -103,6 +137,12 @@ def case(therapist):
 @pytest.fixture
 def couple_case(therapist):
     return make_case(therapist, kind="couple", participants=["Robin Rivera", "Jordan Rivera"])
+
+
+@pytest.fixture
+def client():
+    """pytest-django's client, with an address of its own (see `own_address_client`)."""
+    return own_address_client()
 
 
 @pytest.fixture

@@ -66,6 +66,28 @@ def test_the_embedded_default_needs_no_variable():
             {"NAME": "db", "USER": "u", "PASSWORD": "p@ss", "HOST": "h", "PORT": "5433"},
         ),
         ("postgresql://h/db", {"NAME": "db", "HOST": "h", "PORT": ""}),
+        # A Unix socket directory, percent-encoded in the host part: decoded, case kept.
+        (
+            "postgres://alliance@%2Fvar%2Frun%2Fpostgresql/alliance",
+            {"NAME": "alliance", "USER": "alliance", "HOST": "/var/run/postgresql", "PORT": "", "OPTIONS": {}},
+        ),
+        ("postgres://u@%2Ftmp%2FPgSocket:5433/db", {"HOST": "/tmp/PgSocket", "PORT": "5433"}),
+        # ... or as libpq's host (and port) query options, which then are not passed on as OPTIONS.
+        (
+            "postgres:///alliance?host=/run/postgresql&port=5434&sslmode=disable",
+            {"NAME": "alliance", "HOST": "/run/postgresql", "PORT": "5434", "OPTIONS": {"sslmode": "disable"}},
+        ),
+        ("postgres://db.internal:6543/db", {"HOST": "db.internal", "PORT": "6543"}),
+        ("postgres://u@[::1]:5432/db", {"HOST": "::1", "PORT": "5432"}),
+        # Every reserved character of a password, percent-encoded; '+' is a plus, not a space.
+        (
+            "postgres://us%40er:p%40%3A%2F%3F%23%5B%5D%25%20+x@h/db",
+            {"USER": "us@er", "PASSWORD": "p@:/?#[]% +x", "HOST": "h"},
+        ),
+        (
+            "postgres://h/db?sslmode=verify-full&sslrootcert=%2Fetc%2Fca.pem&connect_timeout=5&sslmode=require",
+            {"OPTIONS": {"sslmode": "require", "sslrootcert": "/etc/ca.pem", "connect_timeout": "5"}},
+        ),
     ],
 )
 def test_database_url_is_parsed(url, expected):
@@ -74,7 +96,7 @@ def test_database_url_is_parsed(url, expected):
     assert {key: parsed[key] for key in expected} == expected
 
 
-@pytest.mark.parametrize("url", ["mysql://h/db", "postgres://h/", "nonsense"])
+@pytest.mark.parametrize("url", ["mysql://h/db", "postgres://h/", "nonsense", "postgres://h:99999/db", "postgres://h:x/db"])
 def test_malformed_database_url_is_refused(url):
     with pytest.raises(ImproperlyConfigured):
         parse_database_url(url)

@@ -8,19 +8,9 @@ from django.db import connection
 
 from measures.evaluation import do_evaluate_case
 from measures.models import CaseEvaluation, Signal, SignalAction
-from tests.builders import make_response, make_session
+from tests.builders import give_history, make_response, make_session
 
 STEADY_THEN_FALLING = [9, 9, 8.5, 9, 9, 9, 6, 5.5]
-
-
-def give_history(case, totals, start_days_ago=None):
-    participant = case.participants.first()
-    days = start_days_ago if start_days_ago is not None else 7 * len(totals)
-    for index, total in enumerate(totals):
-        session = make_session(case, days_ago=days - 7 * index)
-        if total is not None:
-            make_response(session, participant, goals=total, tasks=total, bond=total)
-    return participant
 
 
 def snapshot(case):

@@ -1,13 +1,11 @@
 """Invitations: created when a session is attended, emailed on commit, handed over in the room, shown as QR."""
 
 import re
-import secrets
 from datetime import timedelta
 from unittest import mock
 
 import pytest
 import time_machine
-from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
@@ -15,23 +13,15 @@ from measures.models import InvitationToken, Response, SurveyInvitation, hash_to
 from measures.tasks import nightly_sweep
 from sessions_app.models import Participant, TherapySession
 from surveys.room import ROOM_KEY
-from tests.builders import make_invitation, make_response, make_session
+from tests.builders import RATING_CODES, SHARED_CODES, make_invitation, make_response, make_session
 
 pytestmark = pytest.mark.django_db
 
-RATINGS = ("goals_focus", "goals_agree", "tasks_sense", "tasks_fit", "bond_heard", "bond_trust")
 LINK = re.compile(r"http://127\.0\.0\.1:8000(/s/([A-Za-z0-9_\-]+)/)")
 
 
-@pytest.fixture
-def client():
-    """A browser with an address of its own, so the rate-limit counters shared in the cache (Redis
-    on CI) for 127.0.0.1 are not run up by these tests."""
-    return Client(REMOTE_ADDR=f"2001:db8::{secrets.token_hex(4)}")
-
-
 def answers(value="8", shared=False, **extra):
-    codes = RATINGS + (("shared_purpose", "shared_safety") if shared else ())
+    codes = RATING_CODES + (SHARED_CODES if shared else ())
     return {**dict.fromkeys(codes, value), "rupture": "no", "lang": "en", **extra}
 
 

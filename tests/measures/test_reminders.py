@@ -1,13 +1,11 @@
 """One reminder per unanswered emailed check, after the clinic's delay, while the link is still valid."""
 
 import re
-import secrets
 from datetime import UTC, datetime, timedelta
 from unittest import mock
 
 import pytest
 import time_machine
-from django.test import Client
 
 from measures import notifications
 from measures.actions.invitations import do_create_invitations
@@ -20,13 +18,6 @@ pytestmark = pytest.mark.django_db
 
 SENT = datetime(2026, 3, 2, 18, 0, tzinfo=UTC)
 LINK = re.compile(r"(/s/[A-Za-z0-9_\-]{20,}/)")
-
-
-@pytest.fixture
-def client():
-    """A browser with an address of its own, so the rate-limit counters shared in the cache (Redis
-    on CI) for 127.0.0.1 are not run up by these tests."""
-    return Client(REMOTE_ADDR=f"2001:db8::{secrets.token_hex(4)}")
 
 
 @pytest.fixture
