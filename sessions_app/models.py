@@ -19,6 +19,9 @@ class CaseQuerySet(models.QuerySet):
     def active(self):
         return self.filter(status=Case.Status.ACTIVE)
 
+    def closed(self):
+        return self.filter(status=Case.Status.CLOSED)
+
 
 class Case(models.Model):
     class Kind(models.TextChoices):
@@ -28,9 +31,17 @@ class Case(models.Model):
 
     class Status(models.TextChoices):
         ACTIVE = "active", "Active"
-        COMPLETED = "completed", "Completed"
+        CLOSED = "closed", "Closed"
+
+    class Outcome(models.TextChoices):
+        # How a closed case ended: what later tells the clinic whether its flags foresaw dropouts.
+        COMPLETED = "completed", "Completed as planned"
         DROPPED_OUT = "dropped_out", "Dropped out"
-        TRANSFERRED = "transferred", "Transferred"
+        REFERRED = "referred", "Referred elsewhere"
+        OTHER = "other", "Other"
+
+    # The number of active participants each kind takes: (minimum, maximum or None).
+    PARTICIPANT_COUNTS = {Kind.INDIVIDUAL: (1, 1), Kind.COUPLE: (2, 2), Kind.FAMILY: (2, None)}
 
     clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, related_name="cases")
     therapist = models.ForeignKey(
@@ -42,6 +53,7 @@ class Case(models.Model):
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.ACTIVE)
     opened_on = models.DateField(default=timezone.localdate)
     closed_on = models.DateField(null=True, blank=True)
+    outcome = models.CharField(max_length=12, choices=Outcome.choices, blank=True)
 
     objects = CaseQuerySet.as_manager()
 
@@ -52,10 +64,11 @@ class Case(models.Model):
                 condition=Q(closed_on__isnull=True) | Q(closed_on__gte=models.F("opened_on")),
                 name="case_closed_after_opened",
             ),
+            # An active case has no closing date and no outcome; a closed one has both.
             models.CheckConstraint(
-                condition=Q(status="active", closed_on__isnull=True)
-                | (~Q(status="active") & Q(closed_on__isnull=False)),
-                name="case_closed_date_matches_status",
+                condition=Q(status="active", closed_on__isnull=True, outcome="")
+                | (Q(status="closed", closed_on__isnull=False) & ~Q(outcome="")),
+                name="case_closing_matches_status",
             ),
         ]
         indexes = [
@@ -70,6 +83,22 @@ class Case(models.Model):
     def is_multi_person(self):
         return self.kind != self.Kind.INDIVIDUAL
 
+    @property
+    def is_active(self):
+        return self.status == self.Status.ACTIVE
+
+    @classmethod
+    def participant_count_error(cls, kind, count):
+        """Why `count` active clients do not fit a case of `kind`, or "" when they do."""
+        low, high = cls.PARTICIPANT_COUNTS[kind]
+        if kind == cls.Kind.INDIVIDUAL and count != 1:
+            return "An individual case has exactly one client."
+        if kind == cls.Kind.COUPLE and count != 2:
+            return "A couple case has exactly two clients."
+        if count < low:
+            return f"A {cls.Kind(kind).label.lower()} case has at least {low} clients."
+        return ""
+
 
 class Participant(models.Model):
     class Language(models.TextChoices):
@@ -79,7 +108,10 @@ class Participant(models.Model):
     case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="participants")
     display_name = models.CharField(max_length=80)
     email = models.EmailField(blank=True)
+    phone = models.CharField(max_length=32, blank=True)
     language = models.CharField(max_length=5, choices=Language.choices, default=Language.ENGLISH)
+    # The clinic's own id for the client (a CSV import's client_id): how a re-import finds them.
+    client_ref = models.CharField(max_length=64, blank=True)
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(default=timezone.now)
 
@@ -87,6 +119,9 @@ class Participant(models.Model):
         ordering = ["id"]
         constraints = [
             models.UniqueConstraint(fields=["case", "display_name"], name="participant_name_unique_in_case"),
+            models.UniqueConstraint(
+                fields=["case", "client_ref"], condition=~Q(client_ref=""), name="participant_ref_unique_in_case"
+            ),
         ]
 
     def __str__(self):
@@ -146,6 +181,12 @@ class CaseEvent(models.Model):
         SESSION_SCHEDULED = "session_scheduled", "Session scheduled"
         SESSION_RECORDED = "session_recorded", "Session status recorded"
         CLOSED = "closed", "Case closed"
+        REOPENED = "reopened", "Case reopened"
+        ASSIGNED = "assigned", "Therapist assigned"
+        PARTICIPANT_ADDED = "participant_added", "Client added"
+        PARTICIPANT_REMOVED = "participant_removed", "Client left the case"
+        PARTICIPANT_UPDATED = "participant_updated", "Client details corrected"
+        IMPORTED = "imported", "Imported from a CSV file"
         CHECKS_CREATED = "checks_created", "Checks created"
         CHECKS_RESENT = "checks_resent", "Checks sent again"
 

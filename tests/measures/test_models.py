@@ -60,7 +60,7 @@ def test_only_one_open_flag_per_participant_and_kind(case):
 
 def test_a_closed_case_needs_a_closing_date(case):
     with pytest.raises(IntegrityError), transaction.atomic():
-        Case.objects.filter(pk=case.pk).update(status=Case.Status.DROPPED_OUT)
+        Case.objects.filter(pk=case.pk).update(status=Case.Status.CLOSED, outcome=Case.Outcome.DROPPED_OUT)
 
 
 def test_clinical_rows_cannot_be_hard_deleted(response):
