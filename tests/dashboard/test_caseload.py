@@ -93,7 +93,12 @@ def test_an_unknown_kind_is_ignored_not_an_error(login, therapist, case):
 
 def test_only_active_cases_of_the_therapist_are_listed(login, therapist, colleague, case):
     closed = make_case(
-        therapist, reference="CLOSED", status=Case.Status.CLOSED, outcome=Case.Outcome.COMPLETED, opened_on="2025-01-01", closed_on="2026-01-01"
+        therapist,
+        reference="CLOSED",
+        status=Case.Status.CLOSED,
+        outcome=Case.Outcome.COMPLETED,
+        opened_on="2025-01-01",
+        closed_on="2026-01-01",
     )
     other = make_case(colleague, reference="THEIRS")
     body = login(therapist).get(URL).content.decode()
