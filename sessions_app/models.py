@@ -1,3 +1,5 @@
+from datetime import timedelta
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -209,3 +211,34 @@ class CaseEvent(models.Model):
 
     def __str__(self):
         return f"{self.action} on case {self.case_id}"
+
+
+class CaseImport(models.Model):
+    """An uploaded CSV import between its preview and its confirmation: the files' text is kept
+    here (never in a log) for PENDING_LIFETIME, and emptied once imported or superseded; the row
+    stays as the record of who imported what, with the counts written."""
+
+    # A preview older than this must be uploaded again: its content may no longer match the clinic.
+    PENDING_LIFETIME_MINUTES = 60
+
+    clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, related_name="case_imports")
+    uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="case_imports")
+    created_at = models.DateTimeField(default=timezone.now)
+    cases_csv = models.TextField(blank=True)
+    history_csv = models.TextField(blank=True)
+    imported_at = models.DateTimeField(null=True, blank=True)
+    # What was written: {"cases": n, "participants": n, "sessions": n, "responses": n}.
+    summary = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        indexes = [
+            # The confirm page: one uploader's pending import.
+            models.Index(fields=["uploaded_by", "created_at"], name="case_import_uploader_time"),
+        ]
+
+    def __str__(self):
+        return f"Import {self.pk} by {self.uploaded_by_id}"
+
+    def is_pending(self, now=None):
+        now = now or timezone.now()
+        return self.imported_at is None and now - self.created_at < timedelta(minutes=self.PENDING_LIFETIME_MINUTES)
