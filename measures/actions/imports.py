@@ -125,6 +125,8 @@ def _case_rows(text):
             if str(exc) == "unexpected end of data":
                 raise ImportRefused([f"line {start}: a quoted field is never closed"]) from None
             raise ImportRefused([f"line {start}: malformed CSV ({exc})"]) from None
+        if not any(cell.strip() for cell in record):
+            continue
         if header is None:
             header = [name.strip().lower() for name in record]
             missing = [column for column in CASE_COLUMNS if column not in header]
@@ -133,8 +135,6 @@ def _case_rows(text):
             repeated = sorted({name for name in header if name and header.count(name) > 1})
             if repeated:
                 raise ImportRefused([f"line {start}: duplicate column(s): {', '.join(repeated)}"])
-            continue
-        if not any(cell.strip() for cell in record):
             continue
         if len(record) < len(header):
             raise ImportRefused([f"line {start}: expected {len(header)} fields, found {len(record)}"])
