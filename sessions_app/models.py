@@ -42,9 +42,6 @@ class Case(models.Model):
         REFERRED = "referred", "Referred elsewhere"
         OTHER = "other", "Other"
 
-    # The number of active participants each kind takes: (minimum, maximum or None).
-    PARTICIPANT_COUNTS = {Kind.INDIVIDUAL: (1, 1), Kind.COUPLE: (2, 2), Kind.FAMILY: (2, None)}
-
     clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, related_name="cases")
     therapist = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="cases", null=True, blank=True
@@ -91,14 +88,14 @@ class Case(models.Model):
 
     @classmethod
     def participant_count_error(cls, kind, count):
-        """Why `count` active clients do not fit a case of `kind`, or "" when they do."""
-        low, high = cls.PARTICIPANT_COUNTS[kind]
+        """Why `count` active clients do not fit a case of `kind`, or "" when they do: an individual
+        case has one client, a couple two, a family two or more."""
         if kind == cls.Kind.INDIVIDUAL and count != 1:
             return "An individual case has exactly one client."
         if kind == cls.Kind.COUPLE and count != 2:
             return "A couple case has exactly two clients."
-        if count < low:
-            return f"A {cls.Kind(kind).label.lower()} case has at least {low} clients."
+        if kind == cls.Kind.FAMILY and count < 2:
+            return "A family case has at least 2 clients."
         return ""
 
 
