@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import imports, manage, views
 
 app_name = "dashboard"
 urlpatterns = [
@@ -12,4 +12,15 @@ urlpatterns = [
     path("flags/<int:signal_id>/acknowledge/", views.acknowledge_signal, name="acknowledge_signal"),
     path("flags/<int:signal_id>/resolve/", views.resolve_signal, name="resolve_signal"),
     path("settings/notifications/", views.notification_settings, name="notification_settings"),
+    # Case administration (dashboard/manage.py) and CSV import (dashboard/imports.py).
+    path("cases/new/", manage.open_case, name="open_case"),
+    path("cases/<int:case_id>/manage/", manage.manage_case, name="manage_case"),
+    path("cases/<int:case_id>/assign/", manage.assign_case, name="assign_case"),
+    path("cases/<int:case_id>/close/", manage.close_case, name="close_case"),
+    path("cases/<int:case_id>/reopen/", manage.reopen_case, name="reopen_case"),
+    path("cases/<int:case_id>/clients/", manage.add_participant, name="add_participant"),
+    path("clients/<int:participant_id>/", manage.edit_participant, name="edit_participant"),
+    path("clients/<int:participant_id>/remove/", manage.remove_participant, name="remove_participant"),
+    path("import/", imports.import_cases, name="import_cases"),
+    path("import/<int:import_id>/confirm/", imports.confirm_import, name="confirm_import"),
 ]

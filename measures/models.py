@@ -204,7 +204,10 @@ class Response(models.Model):
         "Rupture", [(name, (code, label)) for code, name, label in contract.RUPTURES]
     )
 
-    invitation = models.OneToOneField(SurveyInvitation, on_delete=models.PROTECT, related_name="response")
+    # None only for a check imported from a clinic's history (is_imported): no link was ever sent.
+    invitation = models.OneToOneField(
+        SurveyInvitation, on_delete=models.PROTECT, related_name="response", null=True, blank=True
+    )
     session = models.ForeignKey(TherapySession, on_delete=models.PROTECT, related_name="responses")
     participant = models.ForeignKey(Participant, on_delete=models.PROTECT, related_name="responses")
     instrument = models.ForeignKey(Instrument, on_delete=models.PROTECT, related_name="responses")
@@ -218,10 +221,15 @@ class Response(models.Model):
     shared = models.DecimalField(max_digits=4, decimal_places=2, null=True, blank=True)
     rupture = models.SmallIntegerField(choices=Rupture.choices, null=True, blank=True)
     note = models.TextField(blank=True, max_length=2000)
+    # Brought in by a CSV import: subscale scores only, no invitation and no item-level answers.
+    is_imported = models.BooleanField(default=False)
 
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["session", "participant"], name="response_one_per_session"),
+            models.CheckConstraint(
+                condition=Q(invitation__isnull=False) | Q(is_imported=True), name="response_has_invitation_or_imported"
+            ),
             *[
                 models.CheckConstraint(
                     condition=Q(**{f"{name}__gte": 0}) & Q(**{f"{name}__lte": 10}), name=f"response_{name}_0_to_10"

@@ -14,9 +14,32 @@ def record_case_event(case_id, action, *, acting_user, session=None, **detail):
     return CaseEvent.objects.create(case_id=case_id, session=session, actor=acting_user, action=action, detail=detail)
 
 
+class CaseChangeRefused(ValueError):
+    """The change would break a rule of the case (its kind's client count, a closed case, a
+    therapist of another clinic); the message says which, for the person who asked."""
+
+
+PARTICIPANT_FIELDS = ("display_name", "email", "phone", "language", "client_ref")
+
+
+def check_therapist_for_case(clinic, therapist):
+    """A case's therapist is an active therapist of the case's clinic (or nobody yet)."""
+    if therapist is None:
+        return
+    if therapist.clinic_id != clinic.pk or not therapist.is_active or therapist.role != therapist.Role.THERAPIST:
+        raise CaseChangeRefused("Cases go to an active therapist of the same clinic.")
+
+
 @transaction.atomic
-def do_create_case(*, clinic, reference, kind, therapist, participants, opened_on=None, acting_user):
-    """Open a case with its participants (a list of dicts: display_name, email, language)."""
+def do_create_case(*, clinic, reference, kind, therapist, participants, opened_on=None, acting_user, event_detail=None):
+    """Open a case with its participants (a list of dicts: display_name, email, language and
+    optionally phone, client_ref). Raises CaseChangeRefused when the number of clients does not
+    fit the kind (see Case.participant_count_error) or the therapist is not an active therapist
+    of the clinic. Recorded as an OPENED CaseEvent (and an ASSIGNED one when it has a therapist)."""
+    error = Case.participant_count_error(kind, len(participants))
+    if error:
+        raise CaseChangeRefused(error)
+    check_therapist_for_case(clinic, therapist)
     case = Case.objects.create(
         clinic=clinic,
         reference=reference,
@@ -26,8 +49,103 @@ def do_create_case(*, clinic, reference, kind, therapist, participants, opened_o
     )
     for data in participants:
         Participant.objects.create(case=case, **data)
-    record_case_event(case.pk, CaseEvent.Action.OPENED, acting_user=acting_user)
+    record_case_event(case.pk, CaseEvent.Action.OPENED, acting_user=acting_user, **(event_detail or {}))
+    if therapist is not None:
+        record_case_event(
+            case.pk, CaseEvent.Action.ASSIGNED, acting_user=acting_user, **{"from": None, "to": therapist.pk}
+        )
     return case
+
+
+@transaction.atomic
+def do_assign_case(case, therapist, *, acting_user):
+    """Give an active case to `therapist` (an active therapist of its clinic): assigning it or
+    transferring it. The previous therapist loses access at once (access follows Case.therapist);
+    its sessions, checks and open flags belong to the case and move with it. Recorded as an
+    ASSIGNED CaseEvent {"from": old id or None, "to": new id}: the case's history of who had it when.
+    Returns False (and records nothing) when the case already is theirs."""
+    if not case.is_active:
+        raise CaseChangeRefused("This case is closed: reopen it before assigning it.")
+    check_therapist_for_case(case.clinic, therapist)
+    previous = case.therapist_id
+    changed = Case.objects.filter(pk=case.pk).exclude(therapist=therapist).update(therapist=therapist)
+    if not changed:
+        return False
+    case.therapist = therapist
+    record_case_event(
+        case.pk, CaseEvent.Action.ASSIGNED, acting_user=acting_user, **{"from": previous, "to": therapist.pk}
+    )
+    return True
+
+
+def _active_count(case):
+    return Participant.objects.filter(case=case, is_active=True).count()
+
+
+@transaction.atomic
+def do_add_participant(case, *, display_name, email="", phone="", language=Participant.Language.ENGLISH, acting_user):
+    """Add a member to an active family case (couples and individuals have a fixed number of
+    clients). Recorded as a PARTICIPANT_ADDED CaseEvent."""
+    if not case.is_active:
+        raise CaseChangeRefused("This case is closed.")
+    if case.kind != Case.Kind.FAMILY:
+        raise CaseChangeRefused("Only a family case takes more clients.")
+    if Participant.objects.filter(case=case, display_name=display_name).exists():
+        raise CaseChangeRefused(f"This case already has a client called {display_name}.")
+    participant = Participant.objects.create(
+        case=case, display_name=display_name, email=email, phone=phone, language=language
+    )
+    record_case_event(case.pk, CaseEvent.Action.PARTICIPANT_ADDED, acting_user=acting_user, participant=participant.pk)
+    return participant
+
+
+@transaction.atomic
+def do_remove_participant(participant, *, acting_user):
+    """A member leaves a family case: is_active False, never a delete (their answers, sessions
+    and flags stay in the case's history). A family keeps at least two active members. Recorded
+    as a PARTICIPANT_REMOVED CaseEvent."""
+    case = Case.objects.select_for_update().get(pk=participant.case_id)
+    if case.kind != Case.Kind.FAMILY:
+        raise CaseChangeRefused("Only a member of a family case can leave it; close the case instead.")
+    if not participant.is_active:
+        return False
+    if _active_count(case) <= 2:
+        raise CaseChangeRefused("A family case keeps at least two clients; close the case instead.")
+    Participant.objects.filter(pk=participant.pk).update(is_active=False)
+    participant.is_active = False
+    record_case_event(
+        case.pk, CaseEvent.Action.PARTICIPANT_REMOVED, acting_user=acting_user, participant=participant.pk
+    )
+    return True
+
+
+@transaction.atomic
+def do_update_participant(participant, *, acting_user, **changes):
+    """Correct a client's display name, contact details or language. Records which fields
+    changed (names only, never the values: the audit log is no copy of client data) as a
+    PARTICIPANT_UPDATED CaseEvent; returns the changed field names (empty: nothing recorded)."""
+    changed = [
+        name for name, value in changes.items() if name in PARTICIPANT_FIELDS and getattr(participant, name) != value
+    ]
+    if not changed:
+        return []
+    if "display_name" in changed and (
+        Participant.objects.filter(case_id=participant.case_id, display_name=changes["display_name"])
+        .exclude(pk=participant.pk)
+        .exists()
+    ):
+        raise CaseChangeRefused(f"This case already has a client called {changes['display_name']}.")
+    for name in changed:
+        setattr(participant, name, changes[name])
+    participant.save(update_fields=changed)
+    record_case_event(
+        participant.case_id,
+        CaseEvent.Action.PARTICIPANT_UPDATED,
+        acting_user=acting_user,
+        participant=participant.pk,
+        fields=changed,
+    )
+    return changed
 
 
 class SessionConflict(ValueError):
@@ -73,12 +191,38 @@ def do_set_session_status(session, status, *, acting_user):
 
 
 @transaction.atomic
-def do_close_case(case, status, *, closed_on=None, acting_user):
-    """Close a case as completed, dropped out or transferred."""
-    case.status = status
-    case.closed_on = closed_on or timezone.localdate()
-    case.save(update_fields=["status", "closed_on"])
-    record_case_event(
-        case.pk, CaseEvent.Action.CLOSED, acting_user=acting_user, status=status, closed_on=case.closed_on.isoformat()
+def do_close_case(case, outcome, *, closed_on=None, acting_user):
+    """Close an active case with its outcome (Case.Outcome) on `closed_on` (default today, never
+    before the case opened). Only the case row: measures.actions.sessions.do_end_case wraps this
+    to close its unanswered checks too, and is what views and commands call. Recorded as a
+    CLOSED CaseEvent."""
+    closed_on = closed_on or timezone.localdate()
+    if outcome not in Case.Outcome.values:
+        raise CaseChangeRefused("Choose how the case ended.")
+    if closed_on < case.opened_on:
+        raise CaseChangeRefused("A case cannot close before it opened.")
+    changed = Case.objects.filter(pk=case.pk, status=Case.Status.ACTIVE).update(
+        status=Case.Status.CLOSED, outcome=outcome, closed_on=closed_on
     )
+    if not changed:
+        raise CaseChangeRefused("This case is already closed.")
+    case.status, case.outcome, case.closed_on = Case.Status.CLOSED, outcome, closed_on
+    record_case_event(
+        case.pk, CaseEvent.Action.CLOSED, acting_user=acting_user, outcome=outcome, closed_on=closed_on.isoformat()
+    )
+    return case
+
+
+@transaction.atomic
+def do_reopen_case(case, *, acting_user):
+    """Reopen a closed case (closed by mistake, or the client came back). Checks expired at the
+    closing stay expired. Recorded as a REOPENED CaseEvent with the outcome it had."""
+    previous = case.outcome
+    changed = Case.objects.filter(pk=case.pk, status=Case.Status.CLOSED).update(
+        status=Case.Status.ACTIVE, outcome="", closed_on=None
+    )
+    if not changed:
+        raise CaseChangeRefused("This case is open already.")
+    case.status, case.outcome, case.closed_on = Case.Status.ACTIVE, "", None
+    record_case_event(case.pk, CaseEvent.Action.REOPENED, acting_user=acting_user, outcome=previous)
     return case

@@ -1,3 +1,5 @@
+from datetime import timedelta
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -19,6 +21,9 @@ class CaseQuerySet(models.QuerySet):
     def active(self):
         return self.filter(status=Case.Status.ACTIVE)
 
+    def closed(self):
+        return self.filter(status=Case.Status.CLOSED)
+
 
 class Case(models.Model):
     class Kind(models.TextChoices):
@@ -28,9 +33,14 @@ class Case(models.Model):
 
     class Status(models.TextChoices):
         ACTIVE = "active", "Active"
-        COMPLETED = "completed", "Completed"
+        CLOSED = "closed", "Closed"
+
+    class Outcome(models.TextChoices):
+        # How a closed case ended: what later tells the clinic whether its flags foresaw dropouts.
+        COMPLETED = "completed", "Completed as planned"
         DROPPED_OUT = "dropped_out", "Dropped out"
-        TRANSFERRED = "transferred", "Transferred"
+        REFERRED = "referred", "Referred elsewhere"
+        OTHER = "other", "Other"
 
     clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, related_name="cases")
     therapist = models.ForeignKey(
@@ -42,6 +52,7 @@ class Case(models.Model):
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.ACTIVE)
     opened_on = models.DateField(default=timezone.localdate)
     closed_on = models.DateField(null=True, blank=True)
+    outcome = models.CharField(max_length=12, choices=Outcome.choices, blank=True)
 
     objects = CaseQuerySet.as_manager()
 
@@ -52,10 +63,11 @@ class Case(models.Model):
                 condition=Q(closed_on__isnull=True) | Q(closed_on__gte=models.F("opened_on")),
                 name="case_closed_after_opened",
             ),
+            # An active case has no closing date and no outcome; a closed one has both.
             models.CheckConstraint(
-                condition=Q(status="active", closed_on__isnull=True)
-                | (~Q(status="active") & Q(closed_on__isnull=False)),
-                name="case_closed_date_matches_status",
+                condition=Q(status="active", closed_on__isnull=True, outcome="")
+                | (Q(status="closed", closed_on__isnull=False) & ~Q(outcome="")),
+                name="case_closing_matches_status",
             ),
         ]
         indexes = [
@@ -70,6 +82,22 @@ class Case(models.Model):
     def is_multi_person(self):
         return self.kind != self.Kind.INDIVIDUAL
 
+    @property
+    def is_active(self):
+        return self.status == self.Status.ACTIVE
+
+    @classmethod
+    def participant_count_error(cls, kind, count):
+        """Why `count` active clients do not fit a case of `kind`, or "" when they do: an individual
+        case has one client, a couple two, a family two or more."""
+        if kind == cls.Kind.INDIVIDUAL and count != 1:
+            return "An individual case has exactly one client."
+        if kind == cls.Kind.COUPLE and count != 2:
+            return "A couple case has exactly two clients."
+        if kind == cls.Kind.FAMILY and count < 2:
+            return "A family case has at least 2 clients."
+        return ""
+
 
 class Participant(models.Model):
     class Language(models.TextChoices):
@@ -79,7 +107,10 @@ class Participant(models.Model):
     case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="participants")
     display_name = models.CharField(max_length=80)
     email = models.EmailField(blank=True)
+    phone = models.CharField(max_length=32, blank=True)
     language = models.CharField(max_length=5, choices=Language.choices, default=Language.ENGLISH)
+    # The clinic's own id for the client (a CSV import's client_id): how a re-import finds them.
+    client_ref = models.CharField(max_length=64, blank=True)
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(default=timezone.now)
 
@@ -87,6 +118,9 @@ class Participant(models.Model):
         ordering = ["id"]
         constraints = [
             models.UniqueConstraint(fields=["case", "display_name"], name="participant_name_unique_in_case"),
+            models.UniqueConstraint(
+                fields=["case", "client_ref"], condition=~Q(client_ref=""), name="participant_ref_unique_in_case"
+            ),
         ]
 
     def __str__(self):
@@ -146,6 +180,12 @@ class CaseEvent(models.Model):
         SESSION_SCHEDULED = "session_scheduled", "Session scheduled"
         SESSION_RECORDED = "session_recorded", "Session status recorded"
         CLOSED = "closed", "Case closed"
+        REOPENED = "reopened", "Case reopened"
+        ASSIGNED = "assigned", "Therapist assigned"
+        PARTICIPANT_ADDED = "participant_added", "Client added"
+        PARTICIPANT_REMOVED = "participant_removed", "Client left the case"
+        PARTICIPANT_UPDATED = "participant_updated", "Client details corrected"
+        IMPORTED = "imported", "Imported from a CSV file"
         CHECKS_CREATED = "checks_created", "Checks created"
         CHECKS_RESENT = "checks_resent", "Checks sent again"
 
@@ -168,3 +208,34 @@ class CaseEvent(models.Model):
 
     def __str__(self):
         return f"{self.action} on case {self.case_id}"
+
+
+class CaseImport(models.Model):
+    """An uploaded CSV import between its preview and its confirmation: the files' text is kept
+    here (never in a log) for PENDING_LIFETIME, and emptied once imported or superseded; the row
+    stays as the record of who imported what, with the counts written."""
+
+    # A preview older than this must be uploaded again: its content may no longer match the clinic.
+    PENDING_LIFETIME_MINUTES = 60
+
+    clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, related_name="case_imports")
+    uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="case_imports")
+    created_at = models.DateTimeField(default=timezone.now)
+    cases_csv = models.TextField(blank=True)
+    history_csv = models.TextField(blank=True)
+    imported_at = models.DateTimeField(null=True, blank=True)
+    # What was written: {"cases": n, "participants": n, "sessions": n, "responses": n}.
+    summary = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        indexes = [
+            # The confirm page: one uploader's pending import.
+            models.Index(fields=["uploaded_by", "created_at"], name="case_import_uploader_time"),
+        ]
+
+    def __str__(self):
+        return f"Import {self.pk} by {self.uploaded_by_id}"
+
+    def is_pending(self, now=None):
+        now = now or timezone.now()
+        return self.imported_at is None and now - self.created_at < timedelta(minutes=self.PENDING_LIFETIME_MINUTES)

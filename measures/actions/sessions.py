@@ -58,10 +58,11 @@ def do_record_session(session, status, *, acting_user, now=None):
 
 
 @transaction.atomic
-def do_end_case(case, status, *, closed_on=None, acting_user, now=None):
-    """Close a case (completed / dropped out / transferred) and its unanswered checks.
-    Recorded as a CLOSED CaseEvent."""
-    do_close_case(case, status, closed_on=closed_on, acting_user=acting_user)
+def do_end_case(case, outcome, *, closed_on=None, acting_user, now=None):
+    """Close a case with its outcome (Case.Outcome: completed / dropped out / referred / other)
+    and its unanswered checks. Raises CaseChangeRefused for a closed case. Recorded as a CLOSED
+    CaseEvent."""
+    do_close_case(case, outcome, closed_on=closed_on, acting_user=acting_user)
     expire_open_invitations(SurveyInvitation.objects.filter(session__case=case), now or timezone.now())
     return case
 

@@ -111,7 +111,9 @@ def test_send_check_shows_only_when_there_is_a_check_to_send(login, therapist, c
 
 def test_a_closed_case_offers_no_recording_no_checks_and_no_new_session(login, therapist, case):
     session = make_session(case, days_ago=2)  # attended, its check never created
-    Case.objects.filter(pk=case.pk).update(status=Case.Status.COMPLETED, closed_on=case.opened_on)
+    Case.objects.filter(pk=case.pk).update(
+        status=Case.Status.CLOSED, outcome=Case.Outcome.COMPLETED, closed_on=case.opened_on
+    )
     body = login(therapist).get(url(case)).content.decode()
     assert reverse("dashboard:record_session", args=[session.pk]) not in body
     assert reverse("dashboard:send_checks", args=[session.pk]) not in body and ">Record</th>" not in body

@@ -93,7 +93,12 @@ def test_an_unknown_kind_is_ignored_not_an_error(login, therapist, case):
 
 def test_only_active_cases_of_the_therapist_are_listed(login, therapist, colleague, case):
     closed = make_case(
-        therapist, reference="CLOSED", status=Case.Status.COMPLETED, opened_on="2025-01-01", closed_on="2026-01-01"
+        therapist,
+        reference="CLOSED",
+        status=Case.Status.CLOSED,
+        outcome=Case.Outcome.COMPLETED,
+        opened_on="2025-01-01",
+        closed_on="2026-01-01",
     )
     other = make_case(colleague, reference="THEIRS")
     body = login(therapist).get(URL).content.decode()
@@ -104,7 +109,7 @@ def test_the_header_counts_unseen_flags(login, therapist, case):
     make_signal(case, severity="alert")
     make_signal(case, kind="low_score", severity="warning")
     make_signal(case, kind="ceiling", severity="info")
-    closed = make_case(therapist, status="dropped_out", closed_on=case.opened_on)
+    closed = make_case(therapist, status="closed", outcome="dropped_out", closed_on=case.opened_on)
     make_signal(closed, severity="alert")  # a case that ended: nothing left to act on
     body = login(therapist).get(URL).content.decode()
     assert '2<span class="visually-hidden"> new flags</span>' in body

@@ -12,7 +12,9 @@ def url(session):
 
 
 def close(case):
-    Case.objects.filter(pk=case.pk).update(status=Case.Status.DROPPED_OUT, closed_on=case.opened_on)
+    Case.objects.filter(pk=case.pk).update(
+        status=Case.Status.CLOSED, outcome=Case.Outcome.DROPPED_OUT, closed_on=case.opened_on
+    )
 
 
 def test_the_therapist_records_a_no_show(login, therapist, case):

@@ -50,7 +50,9 @@ def test_a_missing_or_malformed_time_is_refused(login, therapist, case):
 
 
 def test_a_closed_case_takes_no_new_sessions(login, therapist, case):
-    Case.objects.filter(pk=case.pk).update(status=Case.Status.COMPLETED, closed_on=case.opened_on)
+    Case.objects.filter(pk=case.pk).update(
+        status=Case.Status.CLOSED, outcome=Case.Outcome.COMPLETED, closed_on=case.opened_on
+    )
     response = login(therapist).post(url(case), {"start": "2026-12-03T17:30"}, follow=True)
     assert "This case is closed" in response.content.decode()
     assert not TherapySession.objects.filter(case=case).exists()

@@ -51,7 +51,9 @@ def test_it_refuses_a_session_that_did_not_take_place(login, therapist, case, ma
 
 def test_it_refuses_a_closed_case(login, therapist, case, mailoutbox, django_capture_on_commit_callbacks):
     session = make_session(case, days_ago=1)
-    Case.objects.filter(pk=case.pk).update(status=Case.Status.COMPLETED, closed_on=case.opened_on)
+    Case.objects.filter(pk=case.pk).update(
+        status=Case.Status.CLOSED, outcome=Case.Outcome.COMPLETED, closed_on=case.opened_on
+    )
     with django_capture_on_commit_callbacks(execute=True):
         response = login(therapist).post(url(session), follow=True)
     assert "This case is closed: no more checks are sent" in response.content.decode()

@@ -58,14 +58,19 @@ def test_a_room_invitation_created_for_the_tablet_is_recorded_once(therapist, ca
 
 
 def test_closing_and_opening_a_case_record_the_actor(clinic, therapist, case):
-    do_end_case(case, Case.Status.DROPPED_OUT, acting_user=therapist)
+    do_end_case(case, Case.Outcome.DROPPED_OUT, acting_user=therapist)
     assert events(case) == [
-        ("closed", therapist.pk, None, {"status": "dropped_out", "closed_on": case.closed_on.isoformat()})
+        ("closed", therapist.pk, None, {"outcome": "dropped_out", "closed_on": case.closed_on.isoformat()})
     ]
     opened = do_create_case(
-        clinic=clinic, reference="C-2", kind="individual", therapist=therapist, participants=[], acting_user=None
+        clinic=clinic,
+        reference="C-2",
+        kind="individual",
+        therapist=therapist,
+        participants=[{"display_name": "Ana"}],
+        acting_user=None,
     )
-    assert events(opened) == [("opened", None, None, {})]
+    assert events(opened) == [("opened", None, None, {}), ("assigned", None, None, {"from": None, "to": therapist.pk})]
 
 
 def test_the_nightly_sweep_creates_missed_checks_as_the_system(case):

@@ -91,8 +91,8 @@ def test_only_one_open_flag_per_participant_and_kind(case):
 
 
 def test_a_closed_case_needs_a_closing_date(case):
-    with refused_by(Case, "case_closed_date_matches_status"):
-        Case.objects.filter(pk=case.pk).update(status=Case.Status.DROPPED_OUT)
+    with refused_by(Case, "case_closing_matches_status"):
+        Case.objects.filter(pk=case.pk).update(status=Case.Status.CLOSED, outcome=Case.Outcome.DROPPED_OUT)
 
 
 def test_clinical_rows_cannot_be_hard_deleted(response):

@@ -20,7 +20,7 @@ def test_seed_demo_builds_the_clinic_once(capsys):
     assert users == 4 and 35 <= cases <= 45
     assert Case.objects.filter(kind="couple").exists() and Case.objects.filter(kind="family").exists()
     # Some history has ended: dropouts after a decline, and a completed course.
-    assert Case.objects.filter(status="dropped_out").count() == 2 and Case.objects.filter(status="completed").exists()
+    assert Case.objects.filter(outcome="dropped_out").count() == 2 and Case.objects.filter(outcome="completed").exists()
     assert not Case.objects.filter(status="active", closed_on__isnull=False).exists()
     assert responses > 200 and evaluations == cases
     # The demo shows the patterns the engine knows: a split alliance and declines are flagged.

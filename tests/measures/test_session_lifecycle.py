@@ -25,7 +25,7 @@ def test_a_session_still_to_come_cannot_be_marked_attended(case, therapist, mail
 
 def test_a_closed_cases_sessions_cannot_be_recorded(case, therapist):
     session = make_session(case, status="scheduled")
-    Case.objects.filter(pk=case.pk).update(status="completed", closed_on=case.opened_on)
+    Case.objects.filter(pk=case.pk).update(status="closed", outcome="completed", closed_on=case.opened_on)
     session.case.refresh_from_db()
     with pytest.raises(SessionNotRecordable, match="closed"):
         do_record_session(session, "attended", acting_user=therapist)
@@ -62,9 +62,9 @@ def test_no_reminder_for_a_check_whose_session_was_unmarked(case, therapist, mai
 def test_ending_a_case_closes_its_unanswered_checks(client, case):
     session = make_session(case)
     _, token = make_invitation(session, case.participants.get())
-    do_end_case(case, Case.Status.DROPPED_OUT, acting_user=None)
+    do_end_case(case, Case.Outcome.DROPPED_OUT, acting_user=None)
     case.refresh_from_db()
-    assert case.status == "dropped_out" and case.closed_on is not None
+    assert case.outcome == "dropped_out" and case.closed_on is not None
     assert client.get(reverse("surveys:survey", args=[token])).status_code == 410
 
 
@@ -82,7 +82,7 @@ def test_the_sweep_gives_checks_only_to_recent_sessions(case, caplog, mailoutbox
 def test_an_ended_case_offers_no_hand_over_and_no_qr(login, therapist, case, view):
     session = make_session(case)
     participant = case.participants.get()
-    do_end_case(case, Case.Status.COMPLETED, acting_user=therapist)
+    do_end_case(case, Case.Outcome.COMPLETED, acting_user=therapist)
     client = login(therapist)
     url = reverse(view, args=[session.pk, participant.pk])
     response = client.post(url) if view.endswith("complete_now") else client.get(url)
