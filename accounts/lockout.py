@@ -10,6 +10,8 @@ guesses per cool-off at most. An email with no account is counted and locked exa
 one: the answers never tell which emails exist.
 """
 
+import ipaddress
+
 from axes.handlers.database import AxesDatabaseHandler
 from django.conf import settings
 from django.db.models import Sum
@@ -17,6 +19,19 @@ from django.shortcuts import render
 from django.utils.translation import gettext as _
 
 from .forms import EmailAuthenticationForm
+from .network import client_address
+
+# Where the address is not a valid IP (a misconfigured proxy), all such attempts share one counter.
+UNPARSEABLE_ADDRESS = "0.0.0.0"
+
+
+def lockout_address(request):
+    """The client's address for axes' counters, always a valid IP (they are stored in an inet column)."""
+    address = client_address(request)
+    try:
+        return str(ipaddress.ip_address(address))
+    except ValueError:
+        return UNPARSEABLE_ADDRESS
 
 
 def submitted_email(request, credentials=None):

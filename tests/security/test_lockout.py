@@ -21,7 +21,7 @@ def operator(db):
 
 
 def fresh_address():
-    return f"2001:db8::{secrets.token_hex(4)}"
+    return f"2001:db8::{secrets.token_hex(2)}:{secrets.token_hex(2)}"
 
 
 def sign_in(client, path, email, password, address):
@@ -88,6 +88,12 @@ def test_an_address_is_locked_after_failures_at_many_accounts_and_others_are_not
     assert sign_in(client, "/login/", therapist.email, PASSWORD, address).status_code == 429
     # The same person from another address signs in: only that address was locked.
     assert sign_in(client, "/login/", therapist.email, PASSWORD, fresh_address()).status_code == 302
+
+
+def test_an_address_that_is_not_an_ip_is_counted_not_an_error(client, therapist):
+    for n in range(5):
+        assert sign_in(client, "/login/", f"guess{n}@example.test", "wrong", "not-an-address").status_code == 200
+    assert sign_in(client, "/login/", therapist.email, PASSWORD, "not-an-address").status_code == 302
 
 
 def test_a_few_failures_below_the_address_limit_lock_nobody_else(client, therapist, colleague):
