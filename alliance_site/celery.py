@@ -169,3 +169,12 @@ class SingleBeatScheduler(PersistentScheduler):
         if self.schedule_filename:
             with contextlib.suppress(OSError):
                 Path(f"{self.schedule_filename}.alive").touch()
+
+
+# The worker and beat write through Celery's own log handlers: redact survey tokens there too.
+from celery.signals import after_setup_logger, after_setup_task_logger  # noqa: E402
+
+from alliance_site.logging import install_redaction_in_celery  # noqa: E402
+
+after_setup_logger.connect(install_redaction_in_celery, weak=False)
+after_setup_task_logger.connect(install_redaction_in_celery, weak=False)

@@ -7,10 +7,12 @@ refuses to start without a real secret key and turns on every deployment safegua
 
 import os
 import warnings
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from celery.schedules import crontab
+from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -154,6 +156,9 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "crispy_forms",
     "crispy_bootstrap5",
+    "axes",
+    "csp",
+    "alliance_site.apps.AllianceSiteConfig",
     "accounts",
     "sessions_app",
     "measures",
@@ -163,17 +168,22 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "alliance_site.middleware.PermissionsPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "alliance_site.middleware.StaffSessionTimeoutMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "alliance_site.middleware.ServiceUnavailableMiddleware",
     "alliance_site.middleware.NoStoreForSignedInMiddleware",
     "alliance_site.middleware.ClinicTimeZoneMiddleware",
+    # Last, as django-axes asks: it turns a login the lock-out refused into the lock-out page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "alliance_site.urls"
@@ -211,11 +221,22 @@ else:
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "accounts.User"
+# Argon2id first (tuned in accounts/hashers.py): new and changed passwords get it; older PBKDF2
+# hashes still verify and are re-hashed with Argon2id at the next successful sign-in.
+PASSWORD_HASHERS = [
+    "accounts.hashers.TunedArgon2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 10}},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 12}},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+# django-axes refuses a login for a locked account or address before any password is checked.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
 ]
 LOGIN_URL = "accounts:login"
 LOGIN_REDIRECT_URL = "accounts:home"
@@ -329,9 +350,11 @@ else:
 
 # Survey submissions per link and per client address in a window (surveys/ratelimit.py). The
 # address limit is generous: a clinic's shared Wi-Fi puts many clients behind one address.
+# Requests for unknown links are counted apart, per address, with a small limit of their own.
 SURVEY_RATE_LIMIT = {
     "per_link": env_int("SURVEY_RATE_LIMIT_PER_LINK", 20),
     "per_address": env_int("SURVEY_RATE_LIMIT_PER_ADDRESS", 300),
+    "unknown_per_address": env_int("SURVEY_RATE_LIMIT_UNKNOWN_PER_ADDRESS", 30),
     "window_seconds": 600,
 }
 # How many reverse proxies in front of the app append to X-Forwarded-For (0: use REMOTE_ADDR).
@@ -350,6 +373,60 @@ if IS_PRODUCTION:
     SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31536000)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True
+
+# Staff sessions: signed out after STAFF_SESSION_IDLE_SECONDS without a request and
+# STAFF_SESSION_MAX_SECONDS after signing in, whatever they did (alliance_site.middleware). The
+# cookie lasts no longer than that and dies with the browser; the tablet room sets its own two
+# hours on its anonymous session (surveys/room.py).
+STAFF_SESSION_IDLE_SECONDS = env_int("STAFF_SESSION_IDLE_SECONDS", 15 * 60)
+STAFF_SESSION_MAX_SECONDS = env_int("STAFF_SESSION_MAX_SECONDS", 12 * 60 * 60)
+SESSION_COOKIE_AGE = STAFF_SESSION_MAX_SECONDS
+SESSION_EXPIRE_AT_BROWSER_CLOSE = True
+
+# Lock-out (django-axes, counted in the database so every web process shares it): an account is
+# locked after LOGIN_FAILURES_PER_ACCOUNT failed sign-ins, an address after
+# LOGIN_FAILURES_PER_ADDRESS (higher: a clinic's staff share one Wi-Fi address), each for
+# LOGIN_LOCKOUT_MINUTES since the last failure. Unknown accounts are counted and locked like
+# real ones, and the lock-out page is the same for both (accounts.lockout).
+LOGIN_FAILURES_PER_ACCOUNT = env_int("LOGIN_FAILURES_PER_ACCOUNT", 5)
+LOGIN_FAILURES_PER_ADDRESS = env_int("LOGIN_FAILURES_PER_ADDRESS", 20)
+LOGIN_LOCKOUT_MINUTES = env_int("LOGIN_LOCKOUT_MINUTES", 15)
+AXES_HANDLER = "accounts.lockout.LockoutHandler"
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]  # this order: LockoutHandler reads them so
+AXES_FAILURE_LIMIT = LOGIN_FAILURES_PER_ACCOUNT
+AXES_COOLOFF_TIME = timedelta(minutes=LOGIN_LOCKOUT_MINUTES)
+AXES_RESET_ON_SUCCESS = True
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_LOCKOUT_CALLABLE = "accounts.lockout.lockout_response"
+AXES_CLIENT_IP_CALLABLE = "accounts.lockout.lockout_address"
+# The login forms' field is "username" (it holds the email); axes would look for "email".
+AXES_USERNAME_FORM_FIELD = "username"
+AXES_USERNAME_CALLABLE = "accounts.lockout.submitted_email"
+AXES_VERBOSE = False
+
+# Content-Security-Policy (django-csp 4): nothing inline, nothing from another host. Pages keep
+# their CSS and JS in static files; the QR code and the charts are SVG with presentation
+# attributes only (no style=""). data: images are Bootstrap's own form icons.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [NONE],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    },
+}
+# Powerful browser features the app never uses are off for every page (alliance_site.middleware).
+PERMISSIONS_POLICY = (
+    "accelerometer=(), autoplay=(), camera=(), display-capture=(), geolocation=(), gyroscope=(), "
+    "magnetometer=(), microphone=(), midi=(), payment=(), publickey-credentials-get=(), "
+    "screen-wake-lock=(), serial=(), usb=(), xr-spatial-tracking=()"
+)
 
 LOGGING = {
     "version": 1,

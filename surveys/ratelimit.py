@@ -1,9 +1,13 @@
-"""Fixed-window rate limits for survey submissions, counted in the shared cache.
+"""Fixed-window rate limits for survey pages, counted in the shared cache.
 
-A link token is an unguessable 192-bit secret, so the limits do not guard against guessing:
-they stop a script (or a stuck client) from hammering the write path of one link or from one
-address. The address limit is generous because a clinic's shared Wi-Fi puts several clients,
-and a family on one tablet, behind a single address. Counters live in the default cache: in
+Two kinds of request are counted apart, so that one cannot use up the other's budget:
+- submissions to a real link, per link and per address: they stop a script (or a stuck client)
+  from hammering the write path. The address limit is generous because a clinic's shared Wi-Fi
+  puts several clients, and a family on one tablet, behind a single address;
+- requests for an unknown (made-up, tampered or revoked) link, per address: a guesser is
+  answered 429 after its own small limit, and clients on the same address who hold real links
+  go on submitting. The link's 192-bit secret is what makes guessing hopeless; this limit keeps
+  a guessing script from loading the database and the logs. Counters live in the default cache: in
 process memory on the embedded default, in Redis when REDIS_URL is set, so every web process
 shares them.
 
@@ -21,6 +25,7 @@ from django.conf import settings
 from django.core.cache import cache
 from redis.exceptions import RedisError
 
+from accounts.network import client_address
 from measures.models import hash_token
 
 logger = logging.getLogger(__name__)
@@ -32,17 +37,6 @@ CACHE_ERRORS = (RedisError, OSError)
 # Submissions this process let through unchecked because the cache failed (also one warning each).
 skipped_checks = 0
 _skipped_lock = threading.Lock()
-
-
-def client_address(request):
-    """The client's IP address; behind NUM_PROXIES trusted proxies, taken from X-Forwarded-For."""
-    proxies = getattr(settings, "NUM_PROXIES", 0)
-    if proxies:
-        forwarded = [part.strip() for part in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if part.strip()]
-        # Each trusted proxy appends the address it saw; anything further left is client-supplied.
-        if len(forwarded) >= proxies:
-            return forwarded[-proxies]
-    return request.META.get("REMOTE_ADDR", "")
 
 
 def _hit(scope, key, limit, window):
@@ -59,7 +53,7 @@ def _hit(scope, key, limit, window):
 
 
 def is_submission_limited(request, token):
-    """Count a survey POST against its link and its address; True when either is over its limit.
+    """Count a POST to a real link against the link and its address; True when either is over its limit.
 
     The link is keyed by the token's hash (the cache never holds a usable token); both counters
     are always incremented, so a flood from one address cannot hide behind many links.
@@ -77,6 +71,17 @@ def is_submission_limited(request, token):
         _count_skipped_check(exc)
         return False
     return over_link or over_address
+
+
+def is_unknown_link_limited(request):
+    """Count a request for a link that matched no invitation against its address; True when
+    this address is over its limit for unknown links (real links are not affected)."""
+    limits = settings.SURVEY_RATE_LIMIT
+    try:
+        return _hit("unknown", client_address(request), limits["unknown_per_address"], limits["window_seconds"])
+    except CACHE_ERRORS as exc:
+        _count_skipped_check(exc)
+        return False
 
 
 def _count_skipped_check(exc):

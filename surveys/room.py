@@ -1,11 +1,13 @@
 """The tablet room: whose turn it is on a tablet handed over in the therapy room.
 
 The room lives in the tablet's own anonymous session (the therapist's was flushed when they
-handed it over) and holds ids only, never a token: the case, the invitations still to come in
-order, every invitation handed over (so all their tablet links can be revoked), and the one
-whose turn it is. The session stores a plain dict under ROOM_KEY; `Room` reads and writes it.
+handed it over) and holds ids only, never a link token: the case, the invitations still to
+come in order, every invitation handed over (so all their tablet links can be revoked), the one
+whose turn it is, and the room's own form token (its buttons post it: see views.room_end). The
+session stores a plain dict under ROOM_KEY; `Room` reads and writes it.
 """
 
+import secrets
 from dataclasses import dataclass, field
 
 from django.utils import timezone
@@ -13,6 +15,7 @@ from django.utils import timezone
 from measures.models import TABLET_LINK_LIFETIME, SurveyInvitation
 
 ROOM_KEY = "survey_room"
+ROOM_TOKEN_FIELD = "room_token"
 # A forgotten tablet stops offering surveys after two hours, and its links stop working.
 ROOM_SECONDS = int(TABLET_LINK_LIFETIME.total_seconds())
 
@@ -23,11 +26,14 @@ class Room:
     queue: list[int]  # invitations still to come, in the order they are offered
     everyone: list[int] = field(default_factory=list)  # every invitation handed over to this tablet
     current: int | None = None  # the invitation whose turn it is
+    token: str | None = None  # posted by the room's buttons; a random value per room
+
 
     @classmethod
     def start(cls, session, *, case_id, invitation_ids):
         """A new room in this (fresh, anonymous) session, for two hours at most."""
-        room = cls(case_id=case_id, queue=list(invitation_ids), everyone=list(invitation_ids))
+        room = cls(case_id=case_id, queue=list(invitation_ids), everyone=list(invitation_ids),
+                   token=secrets.token_urlsafe(24))
         room.save(session)
         session.set_expiry(ROOM_SECONDS)
         return room
@@ -43,13 +49,18 @@ class Room:
             queue=list(data.get("queue", [])),
             everyone=list(data.get("all", [])),
             current=data.get("current"),
+            token=data.get("token"),
         )
 
     def save(self, session):
-        data = {"queue": self.queue, "case": self.case_id, "all": self.everyone}
+        data = {"queue": self.queue, "case": self.case_id, "all": self.everyone, "token": self.token}
         if self.current is not None:
             data["current"] = self.current
         session[ROOM_KEY] = data
+
+    def accepts_token(self, submitted):
+        """Whether a form posted this room's token (constant-time: it guards a sign-out)."""
+        return bool(self.token) and secrets.compare_digest(self.token.encode(), submitted.encode())
 
     def is_turn_of(self, invitation_id):
         return self.current is not None and self.current == invitation_id

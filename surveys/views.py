@@ -24,6 +24,7 @@ from functools import wraps
 import segno
 from django.contrib.auth import logout
 from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import PermissionDenied
 from django.db import InterfaceError, OperationalError
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -38,6 +39,7 @@ from measures.actions.invitations import (
     do_ensure_room_invitation,
     do_issue_token,
     do_mark_opened,
+    do_replace_qr_link,
     do_revoke_tablet_links,
 )
 from measures.actions.responses import do_submit_response
@@ -46,8 +48,8 @@ from measures.notifications import survey_url
 from sessions_app.access import get_session_for_user
 
 from .forms import SurveyForm
-from .ratelimit import is_submission_limited
-from .room import Room
+from .ratelimit import is_submission_limited, is_unknown_link_limited
+from .room import ROOM_TOKEN_FIELD, Room
 
 logger = logging.getLogger(__name__)
 
@@ -86,6 +88,10 @@ def _closed(request, reason, status, *, clinic=None, language):
                  language=language)
 
 
+def _limited(request):
+    return _page(request, "surveys/survey_limited.html", {}, status=429, language=_requested_language(request))
+
+
 def _answers_client_on_outage(view):
     """A database outage gives the client a "please try again" page in their language, never a thank-you."""
 
@@ -112,11 +118,15 @@ def _answers_client_on_outage(view):
 @csrf_exempt
 @_answers_client_on_outage
 def survey(request, token):
-    if request.method == "POST" and is_submission_limited(request, token):
-        return _page(request, "surveys/survey_limited.html", {}, status=429, language=_requested_language(request))
+    # Unknown links and real submissions are limited apart (surveys/ratelimit.py): an address
+    # that guesses reaches its own limit and never the one its clients' real links count in.
     invitation = SurveyInvitation.objects.for_token(token)
     if invitation is None:
+        if is_unknown_link_limited(request):
+            return _limited(request)
         return _closed(request, "unknown", 404, language=_requested_language(request))
+    if request.method == "POST" and is_submission_limited(request, token):
+        return _limited(request)
     clinic = invitation.session.case.clinic
     language = _requested_language(request, invitation.participant)
     if invitation.is_completed or invitation.is_expired():
@@ -164,7 +174,11 @@ def survey_done(request):
     room = Room.load(request.session)
     if room is not None and room.current_is_open():
         return _reopen_current(request, room)
-    context = {"in_room": room is not None, "next_invitation": room.next_invitation() if room else None}
+    context = {
+        "in_room": room is not None,
+        "next_invitation": room.next_invitation() if room else None,
+        "room_token": room.token if room else "",
+    }
     return _page(request, "surveys/survey_done.html", context, language=_requested_language(request))
 
 
@@ -221,16 +235,33 @@ def room_next(request):
 @require_POST
 @csrf_exempt
 def room_end(request):
-    """Leave the room state: the tablet shows the sign-in page, the therapist's password is needed."""
-    return _end_room(request, Room.load(request.session))
+    """Leave the room state: the tablet shows the sign-in page, the therapist's password is needed.
+
+    It flushes the session, so it asks for the room's own token (Room.csrf_token, in the room's
+    forms) in place of Django's CSRF check, which these no-referrer pages cannot pass: without it
+    a forged POST could sign a therapist out. A browser not in the room has nothing to end: a
+    signed-in user is refused, anyone else is shown the sign-in page.
+    """
+    room = Room.load(request.session)
+    if room is None:
+        if request.user.is_authenticated:
+            raise PermissionDenied("not in the room")
+        return _private(redirect_to_login(reverse("accounts:home")))
+    if not room.accepts_token(request.POST.get(ROOM_TOKEN_FIELD, "")):
+        raise PermissionDenied("the room's token is missing or wrong")
+    return _end_room(request, room)
 
 
 @require_GET
 @therapist_required
 @_handing_over
 def participant_qr(request, session, participant, invitation):
-    """A QR code of a fresh link, drawn here as inline SVG, for the participant's own phone."""
-    token = do_issue_token(invitation, InvitationToken.Purpose.QR)
+    """A QR code of a fresh link, drawn here as inline SVG, for the participant's own phone.
+
+    Only the hash of a link is ever stored, so an earlier QR link cannot be shown again: each view
+    issues a new one and revokes the invitation's earlier QR links, so at most one is live.
+    """
+    token = do_replace_qr_link(invitation)
     # segno draws the code from the URL alone (no user text goes into the SVG), so it is safe markup.
     svg = mark_safe(segno.make(survey_url(token), error="m").svg_inline(scale=6, border=4))
     context = {"session": session, "participant": participant, "invitation": invitation, "qr_svg": svg}

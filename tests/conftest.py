@@ -29,7 +29,7 @@ CHROMIUM = os.environ.get("ALLIANCE_CHROMIUM", "/usr/bin/chromium")
 
 LEVELS = ("unit", "db", "browser", "services")
 BROWSER_FIXTURES = {"page", "browser", "chromium_path", "chromium_session_path"}
-SERVICE_FIXTURES = {"postgres", "redis_url", "worker"}
+SERVICE_FIXTURES = {"postgres", "redis_url", "worker", "private_redis"}
 DB_FIXTURES = {"db", "transactional_db", "django_db_reset_sequences", "django_db_serialized_rollback", "live_server"}
 
 

@@ -119,6 +119,18 @@ def do_issue_token(invitation, purpose):
     return token
 
 
+@transaction.atomic
+def do_replace_qr_link(invitation):
+    """Issue the invitation's QR link and revoke its earlier ones. Returns the token.
+
+    Only hashes are stored, so a QR page cannot show the same link twice; instead at most one QR
+    link is live per check. The invitation's row lock makes two concurrent views leave one, not two.
+    """
+    SurveyInvitation.objects.select_for_update().filter(pk=invitation.pk).first()
+    InvitationToken.objects.filter(invitation=invitation, purpose=InvitationToken.Purpose.QR).delete()
+    return do_issue_token(invitation, InvitationToken.Purpose.QR)
+
+
 def reopen_invitations(session, now):
     """A session marked attended again: its unanswered checks get a fresh expiry and are re-sent.
     Part of do_record_session (which records the change)."""

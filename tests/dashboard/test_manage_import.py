@@ -221,10 +221,10 @@ def test_the_preview_cannot_be_confirmed_by_someone_else_or_twice_or_late(
     pending = CaseImport.objects.get()
     other_admin = make_user(clinic, role="admin")
     assert login(other_admin).post(reverse("dashboard:confirm_import", args=[pending.pk])).status_code == 404
-    client = login(clinic_admin)
     time_machine.move_to(
         pending.created_at + CaseImport.PENDING_LIFETIME_MINUTES * __import__("datetime").timedelta(minutes=1)
     )
+    client = login(clinic_admin)  # signed in afresh: an hour idle would end any staff session
     response = client.post(reverse("dashboard:confirm_import", args=[pending.pk]), follow=True)
     assert "expired" in response.content.decode() and not Case.objects.exists()
 

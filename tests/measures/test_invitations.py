@@ -186,7 +186,7 @@ def test_finishing_the_room_leaves_only_the_sign_in_page(login, therapist, coupl
     session = make_session(couple_case)
     client = login(therapist)
     client.post(complete_now_url(session, couple_case.participants.first()))
-    response = client.post(reverse("surveys:room_end"))
+    response = client.post(reverse("surveys:room_end"), {"room_token": client.session[ROOM_KEY]["token"]})
     assert response.status_code == 302
     assert response["Location"] == reverse("accounts:login") + f"?next=/cases/{couple_case.pk}/"
     assert ROOM_KEY not in client.session
@@ -315,7 +315,7 @@ def test_the_tablets_history_opens_no_survey_once_a_turn_or_the_room_is_over(log
     jordan_url = client.post(reverse("surveys:room_next"), {"pass": "1"})["Location"]  # Robin passed
     assert client.get(robin_url).status_code == 404  # Jordan cannot go back and answer as Robin
     assert client.get(jordan_url).status_code == 200
-    client.post(reverse("surveys:room_end"))
+    client.post(reverse("surveys:room_end"), {"room_token": client.session[ROOM_KEY]["token"]})
     assert client.get(jordan_url).status_code == 404  # nor can whoever picks the tablet up next
     assert not InvitationToken.objects.filter(purpose=InvitationToken.Purpose.TABLET).exists()
     # The emailed links are untouched: both can still answer from their own phones.
