@@ -141,7 +141,8 @@ class EngineSettings:
     # is a note; the level then grows with size and persistence, whichever is higher. Size, in
     # multiples of that threshold: split_large (about z 3.9, p < 1e-4 for noise alone) is a
     # warning at once, split_very_large (about z 5.9) an alert. Persistence, in joint checks in
-    # a row with the pair split: split_warning_run is a warning, split_alert_run an alert.
+    # a row with the pair split: split_warning_run is a warning, split_alert_run an alert. A
+    # split both large and persisting (a warning on each count) is an alert.
     split_large: float = 2.0
     split_very_large: float = 3.0
     split_warning_run: int = 2

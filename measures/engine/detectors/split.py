@@ -97,7 +97,8 @@ class SplitAlliance:
         return _Gap(gap, usual_gap, threshold, widening, is_split, run, level)
 
     def _level(self, widening: float, threshold: float, run: int) -> int:
-        """A split's level: the higher of its size (in thresholds) and its persistence."""
+        """A split's level: the higher of its size (in thresholds) and its persistence, and an
+        alert when both reach a warning (a large gap that holds)."""
         s = self.settings
         by_size = INFO
         if widening >= s.split_very_large * threshold:
@@ -109,6 +110,8 @@ class SplitAlliance:
             by_run = ALERT
         elif run >= s.split_warning_run:
             by_run = WARNING
+        if by_size >= WARNING and by_run >= WARNING:
+            return ALERT  # large and persisting: both kinds of evidence at once
         return max(by_size, by_run)
 
     def _state(
