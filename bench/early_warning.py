@@ -25,12 +25,13 @@ import io
 import statistics
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from measures.engine import (  # noqa: E402
+    KIND_SPLIT_ALLIANCE,
     EngineSettings,
     Observation,
     compute_case,
@@ -64,6 +65,8 @@ class Row:
     case_checks: list[list[tuple[int, float]]]  # every member's checks, this one first
     engine_flags: list[int]  # sessions of warning/alert findings raised in the case
     raised: list[int]  # sessions of warning/alert findings raised for this participant
+    case_id: str = ""
+    split_severities: list[str] = field(default_factory=list)  # the case's split findings
 
 
 @dataclass(slots=True)
@@ -105,6 +108,10 @@ def collect(cases: list[SimulatedCase], settings: EngineSettings) -> list[Row]:
                         for f in result.findings
                         if f.participant_id == pid and f.severity in FLAG_SEVERITIES
                     ),
+                    case_id=case.case_id,
+                    split_severities=[
+                        f.severity for f in result.findings if f.kind == KIND_SPLIT_ALLIANCE
+                    ],
                 )
             )
     return rows
@@ -276,6 +283,29 @@ def bench_quality(participants: int, seed: int, defaults: EngineSettings) -> Non
     for pattern, group in sorted(by_pattern.items()):
         share = sum(1 for r in group if r.engine_flags) / len(group)
         print(f"  {pattern:<22}{len(group):>6}{share:>8.1%}")
+    print_splits(rows)
+
+
+def print_splits(rows: list[Row]) -> None:
+    """Split-alliance findings of the joint cases, by pattern (a case counted once)."""
+    cases: dict[str, Row] = {}
+    for r in rows:
+        if len(r.case_checks) > 1:
+            cases.setdefault(r.case_id, r)
+    print()
+    print("Split alliance in joint cases (share of cases with a split finding of that level):")
+    print(f"  {'pattern':<22}{'cases':>6}{'any':>8}{'warning+':>10}{'alert':>8}")
+    by_pattern: dict[str, list[Row]] = {}
+    for r in cases.values():
+        by_pattern.setdefault(r.pattern, []).append(r)
+    for pattern, group in sorted(by_pattern.items()):
+        def share(levels, group=group):
+            return sum(1 for r in group if set(r.split_severities) & levels) / len(group)
+
+        print(
+            f"  {pattern:<22}{len(group):>6}{share({'info', 'warning', 'alert'}):>8.1%}"
+            f"{share({'warning', 'alert'}):>10.1%}{share({'alert'}):>8.1%}"
+        )
 
 
 def bench_speed(seed: int, settings: EngineSettings) -> None:

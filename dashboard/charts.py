@@ -258,3 +258,39 @@ def _point(shape, px, py, colour, title):
     if not tip:
         return body
     return f"<g>{tip}{body}</g>"
+
+
+def item_charts(chart_id, items, x_labels, lines_by_item, markers=(), *, width=360, height=180):
+    """One small chart per questionnaire item, a line per person, to sit beside the subscales.
+
+    For the couple and family items ("safe to say what I think with the others in the room"):
+    `items` is a list of (code, label, prompt) in the questionnaire's order, `lines_by_item` maps
+    a code to its Lines (one per person, values by session position as in the other charts), and
+    `markers` are drawn as on the subscale panels (no-shows only). Returns [(label, svg)].
+    """
+    no_shows = [marker for marker in markers if marker.kind == "no_show"]
+    result = []
+    for code, label, prompt in items:
+        lines = lines_by_item.get(code, [])
+        who = " and ".join(line.label.split()[0] for line in lines) or "no one"
+        result.append(
+            (
+                label,
+                line_chart(
+                    Chart(
+                        chart_id=f"{chart_id}-{code}",
+                        title=f"{label} over sessions for {who}",
+                        description=(
+                            f"{len(x_labels)} sessions, answers 0 to 10 to “{prompt}”. "
+                            "The same figures are in the table."
+                        ),
+                        x_labels=x_labels,
+                        lines=lines,
+                        markers=no_shows,
+                        width=width,
+                        height=height,
+                    )
+                ),
+            )
+        )
+    return result

@@ -84,21 +84,25 @@ REPLAY_OPTIONAL_COLUMNS = ("rupture",)
 REPLAY_COLUMNS = REPLAY_INPUT_COLUMNS + REPLAY_OPTIONAL_COLUMNS
 REPLAY_OUTPUT_COLUMNS = ("client_id", "case_id", "session_number", "signal", "severity", "message")
 
-# Evidence: every key a finding's evidence may hold, in words a therapist reads. -------------
+# Evidence: every key a finding's evidence may hold, in words a therapist reads (shown under
+# "How this was decided"). Two sizes of change recur: the change this client's own day-to-day
+# variation explains (the engine's "threshold"), and the change the questionnaire's measurement
+# error alone explains for anyone (the reliable change, the floor of the first); the labels say
+# which is which, so neither appears as an unexplained "threshold".
 EVIDENCE_LABELS = {
     "baseline": "usual level",
     "current": "latest",
-    "threshold": "threshold",
-    "confirm_threshold": "confirmation threshold",
+    "threshold": "most that day-to-day variation explains",
+    "confirm_threshold": "change needed to confirm at once",
     "confirmed_by": "confirmed by",
     "drop": "drop",
-    "reliable_change": "reliable change",
-    "variability": "usual variability",
-    "baseline_checks": "checks in usual level",
+    "reliable_change": "most that measurement error explains (any client)",
+    "variability": "usual variation between checks",
+    "baseline_checks": "checks in the usual level",
     "from_ceiling": "after full marks",
-    "cusum": "cumulative shortfall",
-    "checks_below": "checks below usual",
-    "recent_shortfall": "recent shortfall",
+    "cusum": "shortfall added up (in usual variations)",
+    "checks_below": "checks in the slide",
+    "recent_shortfall": "below usual, latest checks on average",
     "cutoff": "clinic cutoff",
     "steadily_modest": "usually below cutoff",
     "checks_at_top": "checks at full marks",
@@ -110,9 +114,9 @@ EVIDENCE_LABELS = {
     "checks_to_recover": "checks to recover",
     "run": "sessions in a row",
     "no_shows": "no-shows",
-    "skipped_checks": "skipped checks",
-    "usual_rate": "usual rate",
-    "probability": "chance under usual rate",
+    "skipped_checks": "attended without a check",
+    "usual_rate": "usual share of sessions without a check",
+    "probability": "chance of such a run at the usual share",
     "follows_signal": "after a score signal",
     "follows_kind": "after",
     "follows_ceiling": "after full marks",
@@ -122,6 +126,8 @@ EVIDENCE_LABELS = {
     "higher_total": "higher total",
     "gap": "gap",
     "usual_gap": "usual gap",
+    "widening": "gap beyond the usual",
+    "split_checks": "checks in a row with the gap",
 }
 # How a reliable drop was confirmed (evidence "confirmed_by"; "" = not confirmed yet).
 CONFIRMED_BY_SIZE = "size"

@@ -135,6 +135,18 @@ class EngineSettings:
     escalation_window: int = 4
     # Trend over the latest this-many checks.
     slope_window: int = 5
+    # Split alliance (couples, families): the gap between two members' totals is judged against
+    # the pair's usual gap, in the noise of a difference of two totals (√2·SEM, learnt from the
+    # pair's own gaps as a drop's noise is). Widening beyond t(z_drop) of that noise (and the RC)
+    # is a note; the level then grows with size and persistence, whichever is higher. Size, in
+    # multiples of that threshold: split_large (about z 3.9, p < 1e-4 for noise alone) is a
+    # warning at once, split_very_large (about z 5.9) an alert. Persistence, in joint checks in
+    # a row with the pair split: split_warning_run is a warning, split_alert_run an alert. A
+    # split both large and persisting (a warning on each count) is an alert.
+    split_large: float = 2.0
+    split_very_large: float = 3.0
+    split_warning_run: int = 2
+    split_alert_run: int = 3
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,6 +5,7 @@ that value, a tuple gives (goals, tasks, bond[, rupture]), "." is a session atte
 check and "x" a no-show or late cancellation.
 """
 
+import dataclasses
 import datetime
 import math
 import statistics
@@ -133,7 +134,7 @@ def test_a_fall_below_the_cutoff_from_a_high_usual_level_is_a_warning():
     result = run(9, 9, 8.5, 9, 9, 6, 6, 6)
     low = [f for f in result.findings if f.kind == KIND_LOW_SCORE]
     assert low and low[-1].severity == "warning"
-    assert "usually 8.8" in low[0].message
+    assert "from a usual 8.8" in low[0].message
 
 
 def test_a_dip_from_full_marks_counts_where_the_same_dip_elsewhere_is_noise():
@@ -170,7 +171,7 @@ def test_messages_carry_the_numbers():
     drop = first(run(*BOND_DROP), KIND_RELIABLE_DROP)
     assert drop.subscale == "bond"
     assert drop.message == (
-        "Bond fell from a usual 9.0 to 6.5 — more than the 1.6 points that noise explains."
+        "Bond fell from a usual 9.0 to 6.5, more than the 1.6 that day-to-day variation explains."
     )
     assert drop.evidence["baseline"] == 9.0
     assert drop.evidence["current"] == 6.5
@@ -200,22 +201,84 @@ def test_engagement_is_weighed_against_the_clients_own_habits():
     assert KIND_MISSED_CHECKS not in kinds(often_skips, FLAGS)
 
 
-def test_split_alliance_names_the_lower_member_and_needs_persistence():
-    high = series(9, 9, 9, 9, 9, 9, 9)
-    falling = series(9, 8.5, 9, 9, 9, 6, 6)
+def test_split_alliance_names_the_lower_member_and_grows_with_persistence():
+    high = series(9, 9, 9, 9, 9, 9, 9, 9)
+    falling = series(9, 8.5, 9, 9, 9, 7, 7, 7)
     result = compute_case({"high": high, "low": falling}, SETTINGS)
     splits = [f for f in result.findings if f.kind == KIND_SPLIT_ALLIANCE]
     assert [(f.participant_id, f.session_number, f.severity) for f in splits] == [
         ("low", 6, "info"),
         ("low", 7, "warning"),
+        ("low", 8, "alert"),
     ]
-    assert "high" in splits[-1].message and "6.0" in splits[-1].message
+    assert "high" in splits[-1].message and "7.0" in splits[-1].message
+    assert "held for 3 checks in a row" in splits[-1].message
     assert not [f for f in result.findings if f.participant_id == "high"]
     named = compute_case(
         {"high": high, "low": falling}, SETTINGS, labels={"high": "Robin", "low": "Jordan"}
     )
     split = [f for f in named.findings if f.kind == KIND_SPLIT_ALLIANCE][-1]
     assert "below Robin (" in split.message and "high" not in split.message
+
+
+STEADY_PAIR = (0.5,) * 5  # five joint checks, the lower partner 0.5 below the other
+NOISY_PAIR = (0.5, 0.25, 0.75, 0.5, 0.5)
+# (usual gaps, then the gaps that follow) -> (check after the history, severity) raised. With the
+# steady pair's history the gap that day-to-day variation explains is the RC floor, 1.14.
+SPLIT_SEVERITY = [
+    ("within noise", STEADY_PAIR, [1], []),
+    ("small one-off", STEADY_PAIR, [2], [(1, "info")]),
+    ("small, 2 in a row", STEADY_PAIR, [2, 2], [(1, "info"), (2, "warning")]),
+    ("small, 3 in a row", STEADY_PAIR, [2, 2, 2], [(1, "info"), (2, "warning"), (3, "alert")]),
+    ("small, not in a row", STEADY_PAIR, [2, 0.5, 2], [(1, "info"), (3, "info")]),
+    ("large one-off (2x)", STEADY_PAIR, [3], [(1, "warning")]),
+    ("4 points, steady pair (3x)", STEADY_PAIR, [4], [(1, "alert")]),
+    ("4 points, noisier pair", NOISY_PAIR, [4], [(1, "warning")]),
+    ("very large one-off", NOISY_PAIR, [5], [(1, "alert")]),
+    ("large, 2 in a row", NOISY_PAIR, [3, 3], [(1, "warning"), (2, "alert")]),
+    ("large, then smaller", NOISY_PAIR, [3, 2], [(1, "warning")]),
+]
+
+
+def split_severities(usual, gaps, settings=SETTINGS):
+    """The split findings of a couple whose lower partner is ``gap`` below a steady 9."""
+    every = [*usual, *gaps]
+    result = compute_case(
+        {"a": series(*[9] * len(every)), "b": series(*[9 - gap for gap in every])}, settings
+    )
+    return [
+        (f.session_number - len(usual), f.severity)
+        for f in result.findings
+        if f.kind == KIND_SPLIT_ALLIANCE
+    ]
+
+
+@pytest.mark.parametrize(
+    ("usual", "gaps", "expected"), [r[1:] for r in SPLIT_SEVERITY], ids=[r[0] for r in SPLIT_SEVERITY]
+)
+def test_a_split_grows_with_its_size_beyond_the_usual_gap_and_its_persistence(
+    usual, gaps, expected
+):
+    assert split_severities(usual, gaps) == expected
+
+
+def test_a_four_point_split_between_partners_usually_half_a_point_apart_is_a_flag():
+    for usual in (STEADY_PAIR, NOISY_PAIR, (0.5,) * 3, (0.5, 0.5)):
+        ((check, severity),) = split_severities(usual, [4])
+        assert check == 1 and severity in FLAGS, usual
+
+
+@pytest.mark.parametrize(
+    ("changes", "gaps", "expected"),
+    [
+        ({"split_large": 4.0, "split_very_large": 6.0}, [4], [(1, "info")]),
+        ({"split_very_large": 4.0}, [4], [(1, "warning")]),
+        ({"split_warning_run": 3, "split_alert_run": 4}, [2, 2, 2], [(1, "info"), (3, "warning")]),
+    ],
+)
+def test_the_split_levels_are_the_settings(changes, gaps, expected):
+    settings = dataclasses.replace(SETTINGS, **changes)
+    assert split_severities(STEADY_PAIR, gaps, settings) == expected
 
 
 def test_a_chronic_gap_between_partners_is_not_a_split_warning():
@@ -227,8 +290,9 @@ def test_a_chronic_gap_between_partners_is_not_a_split_warning():
 
 
 def test_split_messages_say_only_what_their_evidence_shows():
-    """Each split sentence matches its numbers: "more than the noise" only when the gap really
-    grew by more than the threshold; a chronic or held-over gap is described as such."""
+    """Each split sentence matches its numbers: "more than day-to-day variation explains" only
+    when the gap really grew by more than the threshold; a chronic or held-over gap is described
+    as such; the level follows the widening and the checks in a row."""
     from measures.simulation import simulate_cohort
 
     splits = [
@@ -240,17 +304,34 @@ def test_split_messages_say_only_what_their_evidence_shows():
     ]
     chronic = compute_case({"a": series(*[9] * 10), "b": series(*[6.5] * 10)}, SETTINGS).findings
     splits += [f for f in chronic if f.kind == KIND_SPLIT_ALLIANCE]
-    assert (
-        len({f.message.split(":")[-1][:20] for f in splits}) >= 2
-    )  # more than one kind of sentence
+    kinds_of_sentence = {
+        "variation explains": 0, "has not closed": 0, "usual for them": 0, "in a row": 0
+    }
     for finding in splits:
-        evidence = finding.evidence
+        evidence, message = finding.evidence, finding.message
         grown = evidence["gap"] - evidence["usual_gap"]
-        if "noise explains" in finding.message:
-            assert grown >= evidence["threshold"] - 0.01, (finding.message, evidence)
+        assert math.isclose(evidence["widening"], grown, abs_tol=0.011)
+        assert f"{evidence['gap']:.1f} points below" in message
+        if "day-to-day variation explains" in message:
+            kinds_of_sentence["variation explains"] += 1
+            assert grown >= evidence["threshold"] - 0.01, (message, evidence)
+            said = float(message.split(" by ")[1].split(",")[0])
+            assert math.isclose(said, evidence["widening"], abs_tol=0.06), message
+            assert evidence["split_checks"] >= 1
+            if finding.severity != "info":  # large (2x), or held for 2 checks
+                assert grown >= 2 * evidence["threshold"] - 0.02 or evidence["split_checks"] >= 2
+            if finding.severity == "alert":  # very large (3x), held for 3 checks, or both
+                large, checks = grown / evidence["threshold"], evidence["split_checks"]
+                assert large >= 2.98 or checks >= 3 or (large >= 1.98 and checks >= 2), evidence
         else:
-            assert "has not closed" in finding.message or "from the start" in finding.message
-        assert f"{evidence['gap']:.1f} points below" in finding.message
+            assert evidence["split_checks"] == 0
+            assert "has not closed" in message or "usual for them" in message
+            kinds_of_sentence["has not closed" if "has not closed" in message else "usual for them"] += 1
+        assert ("in a row" in message) == (evidence["split_checks"] >= 2), message
+        kinds_of_sentence["in a row"] += "in a row" in message
+    # a held-over gap never raises a finding of its own (it keeps the episode's level)
+    del kinds_of_sentence["has not closed"]
+    assert all(kinds_of_sentence.values()), kinds_of_sentence
 
 
 @pytest.mark.parametrize("spec", [SUDDEN_DROP, V_SHAPED, GRADUAL_DECLINE, SILENT, STABLE_HIGH])

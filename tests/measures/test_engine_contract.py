@@ -94,3 +94,14 @@ def test_no_evidence_the_engine_emits_reaches_the_page_as_a_code():
         for label, text in evidence_rows(finding[5]):
             assert label in contract.EVIDENCE_LABELS.values()
             assert text not in {str(code) for code in codes if isinstance(code, str)}, (label, text)
+
+
+def test_the_evidence_labels_are_plain_words():
+    # "threshold" and "reliable change" once stood side by side unexplained; each size of
+    # change now says what it is the most of
+    for key, label in contract.EVIDENCE_LABELS.items():
+        assert not {"threshold", "reliable change", "cusum"} & set(label.lower().split(" ")), key
+        assert "threshold" not in label and "reliable change" not in label, key
+    assert contract.EVIDENCE_LABELS["threshold"] == "most that day-to-day variation explains"
+    assert "measurement error" in contract.EVIDENCE_LABELS["reliable_change"]
+    assert "confirm" in contract.EVIDENCE_LABELS["confirm_threshold"]

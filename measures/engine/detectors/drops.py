@@ -176,5 +176,7 @@ class DropDetector:
                 "baseline_checks": c.base.n,
                 "from_ceiling": series == "total" and was_ceiling,
             },
-            message=drop_message(series, c.base.usual, x, c.threshold),
+            message=drop_message(
+                series, c.base.usual, x, c.threshold, from_ceiling=series == "total" and was_ceiling
+            ),
         )

@@ -16,8 +16,8 @@ Pair = tuple[str, str]  # two participant ids, in sorted order
 @dataclass(slots=True)
 class _PairHistory:
     diffs: list[float] = field(default_factory=list)  # second minus first, per joint check
-    flags: list[bool] = field(default_factory=list)  # the check was part of a persisting split
-    was_split: bool = False  # split at their previous joint check
+    flags: list[bool] = field(default_factory=list)  # a flagged split, kept out of the usual gap
+    run: int = 0  # joint checks in a row, up to the previous one, with the pair split
 
 
 @dataclass(slots=True)
@@ -29,8 +29,8 @@ class _Gap:
     threshold: float
     widening: float
     is_split: bool
-    was_split: bool
-    confirm: float | None
+    run: int  # joint checks in a row with the pair split, this one included (0: not split)
+    level: int  # the split's level by its size and persistence (meaningful when is_split)
 
 
 class SplitAlliance:
@@ -63,7 +63,7 @@ class SplitAlliance:
                 if a == low and b == high:
                     widest = gaps[key]
         for key, gap in gaps.items():
-            self.pairs[key].was_split = gap.is_split
+            self.pairs[key].run = gap.run
         state: dict[str, State] = {}
         candidate = self._state(widest, low, high, scores)
         if candidate is not None:
@@ -88,13 +88,31 @@ class SplitAlliance:
         widening = gap - usual_gap
         # a split is a change in the pair's usual gap, so it needs their history first
         is_split = base is not None and gap >= rc and widening >= threshold
+        run = pair.run + 1 if is_split else 0
+        level = self._level(widening, threshold, run) if is_split else INFO
         pair.diffs.append(diff)
-        # a persisting split stays out of the pair's usual gap (a chronic one is learnt)
-        pair.flags.append(is_split and pair.was_split)
-        return _Gap(
-            gap, usual_gap, threshold, widening, is_split, pair.was_split,
-            base.confirm if base is not None else None,
-        )
+        # a flagged split stays out of the pair's usual gap, as a confirmed drop stays out of a
+        # usual level; a chronic gap (never flagged) is learnt
+        pair.flags.append(is_split and level >= WARNING)
+        return _Gap(gap, usual_gap, threshold, widening, is_split, run, level)
+
+    def _level(self, widening: float, threshold: float, run: int) -> int:
+        """A split's level: the higher of its size (in thresholds) and its persistence, and an
+        alert when both reach a warning (a large gap that holds)."""
+        s = self.settings
+        by_size = INFO
+        if widening >= s.split_very_large * threshold:
+            by_size = ALERT
+        elif widening >= s.split_large * threshold:
+            by_size = WARNING
+        by_run = INFO
+        if run >= s.split_alert_run:
+            by_run = ALERT
+        elif run >= s.split_warning_run:
+            by_run = WARNING
+        if by_size >= WARNING and by_run >= WARNING:
+            return ALERT  # large and persisting: both kinds of evidence at once
+        return max(by_size, by_run)
 
     def _state(
         self, g: _Gap, low: str, high: str, scores: Mapping[str, float]
@@ -106,11 +124,9 @@ class SplitAlliance:
         if not (g.is_split or held or is_chronic):
             return None
         if g.is_split:
-            # one wide gap is one member's dip (their own reliable_drop);
-            # a split is a gap that persists at the next joint check
-            level = WARNING if g.was_split else INFO
-            if g.was_split and g.widening >= g.confirm:
-                level = ALERT
+            # a modest one-off gap is usually one member's dip (their own reliable_drop), so it
+            # takes persistence or a size far beyond noise to flag it
+            level = g.level
         elif held:
             level = self.prev[low].level
         else:
@@ -125,10 +141,12 @@ class SplitAlliance:
                 "higher_total": rounded(scores[high]),
                 "gap": rounded(g.gap),
                 "usual_gap": rounded(g.usual_gap),
+                "widening": rounded(g.widening),
                 "threshold": rounded(g.threshold),
+                "split_checks": g.run,
             },
             message=split_message(
                 g.is_split, held, scores[low], scores[high], self.labels.get(high, high),
-                g.gap, g.usual_gap, g.threshold,
+                g.gap, g.usual_gap, g.threshold, g.run,
             ),
         )
