@@ -1,8 +1,7 @@
 """Recording, moving and removing sessions and closing cases, with what that does to their checks.
 
-The one rule for which sessions get a check lives here (takes_new_checks / sessions_taking_checks):
-marking attended, "Send check", "complete now", the QR code, the nightly sweep and the case
-page's buttons all ask it.
+Which sessions get a check is one rule, measures.actions.invitations.takes_new_checks: marking
+attended, "Send check", "complete now", the QR code, the nightly sweep and the case page ask it.
 """
 
 from datetime import timedelta
@@ -16,41 +15,21 @@ from sessions_app.models import Case, CaseEvent, TherapySession
 
 from ..models import Response, Signal, SurveyInvitation
 from ..queue import queue_on_commit
-from .invitations import SEND_INVITATION, do_create_invitations, expire_open_invitations, reopen_invitations
+from .invitations import (
+    SEND_INVITATION,
+    do_create_invitations,
+    expire_open_invitations,
+    is_within_check_window,
+    reopen_invitations,
+    takes_new_checks,
+)
 
-# The one rule for which sessions get a check: one that started at most this long ago. Older,
-# a client no longer remembers it well enough to rate it; the survey and the email name its date
-# when it was not today. A check already created stays answerable (and is reminded, re-sent)
-# until it expires.
-LATE_CHECK_WINDOW = timedelta(days=2)
 # A second "send check" within this time re-sends nothing: a double click is not a second email.
 RESEND_AFTER = timedelta(minutes=10)
 
 
 class SessionNotRecordable(ValueError):
     """The session cannot take this status (closed case, or a session still to come)."""
-
-
-def takes_new_checks(session, now=None):
-    """Whether new checks may be created for this session now: it is attended, has started, and
-    started within LATE_CHECK_WINDOW. The single rule; see sessions_taking_checks for queries."""
-    now = now or timezone.now()
-    return session.status == TherapySession.Status.ATTENDED and asks_for_checks(session, now)
-
-
-def sessions_taking_checks(sessions, now):
-    """The same rule as takes_new_checks, as a filter on a TherapySession queryset."""
-    return sessions.filter(
-        status=TherapySession.Status.ATTENDED,
-        scheduled_start__gte=now - LATE_CHECK_WINDOW,
-        scheduled_start__lte=now,
-    )
-
-
-def asks_for_checks(session, now):
-    """Whether marking this session attended now asks its clients for a check (takes_new_checks
-    as if it were attended)."""
-    return now - LATE_CHECK_WINDOW <= session.scheduled_start <= now
 
 
 def has_answers(session):
@@ -66,7 +45,7 @@ def do_record_session(session, status, *, acting_user, now=None):
     a session that has not started yet (its clients would be asked about a session to come).
     Moving a session away from "attended" closes its unanswered checks; moving it back (a
     corrected misclick) reopens and re-sends them. Checks are asked only for sessions of the last
-    two days (see asks_for_checks). Any change is recorded (a SESSION_RECORDED CaseEvent) and
+    two days (takes_new_checks). Any change is recorded (a SESSION_RECORDED CaseEvent) and
     re-evaluates the case on commit.
     """
     now = now or timezone.now()
@@ -76,7 +55,7 @@ def do_record_session(session, status, *, acting_user, now=None):
         raise SessionNotRecordable("This session has not taken place yet.")
     was_attended = session.status == TherapySession.Status.ATTENDED
     changed = do_set_session_status(session, status, acting_user=acting_user)
-    if status == TherapySession.Status.ATTENDED and asks_for_checks(session, now):
+    if status == TherapySession.Status.ATTENDED and is_within_check_window(session, now):
         if not was_attended:
             reopen_invitations(session, now)
         do_create_invitations(session, acting_user=acting_user, now=now)
