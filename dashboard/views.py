@@ -70,7 +70,8 @@ def record_session(request, session_id):
         return HttpResponseBadRequest("Unknown session status")
     status = form.cleaned_data["status"]
     # A session with answers is changed in two steps: a mis-click must not hide answers.
-    if status != session.status and not form.cleaned_data["confirm"] and has_answers(session):
+    is_open = session.case.status == Case.Status.ACTIVE  # a closed case's refusal needs no second step
+    if is_open and status != session.status and not form.cleaned_data["confirm"] and has_answers(session):
         label = dict(form.fields["status"].choices)[status]
         context = {"session": session, "status": status, "label": label, "case_url": _case_url(session.case_id, "")}
         return render(request, "dashboard/confirm_status.html", context)

@@ -107,3 +107,10 @@ def test_a_session_without_answers_changes_at_once(login, therapist, case):
     login(therapist).post(url(session), {"status": "no_show"})
     session.refresh_from_db()
     assert session.status == TherapySession.Status.NO_SHOW
+
+
+def test_a_closed_cases_answered_session_is_refused_without_a_confirmation_step(login, therapist, case):
+    session = answered_session(case)
+    close(case)
+    response = login(therapist).post(url(session), {"status": "no_show"}, follow=True)
+    assert "This case is closed" in response.content.decode() and "Yes, mark it" not in response.content.decode()
