@@ -162,7 +162,10 @@ def _correction_note(case):
     last = CaseEvaluation.objects.filter(case=case).values_list("evaluated_at", flat=True).first()
     if last is None:
         return ""  # never evaluated: no flag to correct
-    events = CaseEvent.objects.filter(case=case, created_at__gt=last, detail__correction=True).select_related("session")
+    # >=: under a frozen clock (time-machine) a correction and the last run share an instant;
+    # reading one correction twice only labels an unchanged verdict, it changes nothing.
+    corrections = CaseEvent.objects.filter(case=case, created_at__gte=last, detail__correction=True)
+    events = corrections.select_related("session")
     zone = ZoneInfo(case.clinic.time_zone)
     return "; ".join(_describe_correction(event, zone) for event in events)
 

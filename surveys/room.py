@@ -10,8 +10,7 @@ from dataclasses import dataclass, field
 
 from django.utils import timezone
 
-from measures.models import TABLET_LINK_LIFETIME
-from measures.models import SurveyInvitation
+from measures.models import TABLET_LINK_LIFETIME, SurveyInvitation
 
 ROOM_KEY = "survey_room"
 # A forgotten tablet stops offering surveys after two hours, and its links stop working.
