@@ -2,6 +2,7 @@ from django import forms
 
 from accounts.models import User
 from measures.models import SignalAction
+from sessions_app.actions import SessionConflict, check_session_start
 from sessions_app.models import Case, TherapySession
 
 
@@ -15,16 +16,35 @@ class SessionStatusForm(forms.Form):
             (TherapySession.Status.CANCELLED.value, "Cancelled"),
         ]
     )
+    # The second step of a change to a session that has answers (the confirmation page sends it).
+    confirm = forms.BooleanField(required=False)
 
 
 class ScheduleSessionForm(forms.Form):
-    """A new appointment, entered in the clinic's local time (the active time zone)."""
+    """A new appointment, or a new time for one, in the clinic's local time (the active time zone).
+    A time outside the case's life is refused beside the field (sessions_app's check_session_start)."""
 
     start = forms.DateTimeField(
-        label="Next session",
+        label="Date and time",
         input_formats=["%Y-%m-%dT%H:%M"],
-        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local", "class": "form-control"}, format="%Y-%m-%dT%H:%M"),
+        error_messages={
+            "required": "Please give the date and time of the session.",
+            "invalid": "Please give the date and time of the session.",
+        },
     )
+
+    def __init__(self, *args, case, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.case = case
+
+    def clean_start(self):
+        start = self.cleaned_data["start"]
+        try:
+            check_session_start(self.case, start)
+        except SessionConflict as refused:
+            raise forms.ValidationError(str(refused)) from None
+        return start
 
 
 class CaseloadFilterForm(forms.Form):

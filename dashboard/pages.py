@@ -12,6 +12,7 @@ from django.db.models import Count, Exists, F, Max, Min, OuterRef, Prefetch, Q, 
 from django.db.models.functions import RowNumber
 from django.utils import timezone
 
+from measures.actions.invitations import takes_new_checks
 from measures.engine import contract
 from measures.models import Answer, Response, Signal, SignalAction
 from sessions_app.models import Case, Participant, TherapySession
@@ -275,9 +276,23 @@ class SessionRow:
         return self.session.status == TherapySession.Status.ATTENDED
 
     @property
+    def takes_new_checks(self):
+        """Whether a check may still be created for this session (the one rule, takes_new_checks)."""
+        return takes_new_checks(self.session)
+
+    @property
+    def has_answers(self):
+        return any(cell.response is not None for cell in self.checks)
+
+    @property
     def has_open_checks(self):
-        """Something for "Send check" to do: an attended session with a check neither answered nor expired."""
-        return self.is_attended and any(cell.state in SENDABLE_STATES for cell in self.checks)
+        """Something for "Send check" to do: an attended session with a check neither answered nor
+        expired, and for a check not created yet, a session that still takes new checks."""
+        if not self.is_attended:
+            return False
+        if any(cell.state in ("waiting", "sent") for cell in self.checks):
+            return True
+        return self.takes_new_checks and any(cell.state == "not sent" for cell in self.checks)
 
 
 def load_case_page(case, *, record_choices=(), now=None):

@@ -7,7 +7,16 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from accounts.access import therapist_required
 from measures.access import get_signal_for_user
-from measures.actions.sessions import SessionNotRecordable, asks_for_checks, do_record_session, do_send_checks
+from measures.actions.invitations import takes_new_checks
+from measures.actions.sessions import (
+    SessionLocked,
+    SessionNotRecordable,
+    do_delete_session,
+    do_record_session,
+    do_reschedule_session,
+    do_send_checks,
+    has_answers,
+)
 from measures.actions.signals import do_acknowledge_signal, do_mark_case_flags_seen, do_resolve_signal
 from measures.models import SignalAction
 from sessions_app.access import get_case_for_user, get_session_for_user
@@ -59,14 +68,21 @@ def record_session(request, session_id):
     form = SessionStatusForm(request.POST)
     if not form.is_valid():
         return HttpResponseBadRequest("Unknown session status")
+    status = form.cleaned_data["status"]
+    # A session with answers is changed in two steps: a mis-click must not hide answers.
+    is_open = session.case.status == Case.Status.ACTIVE  # a closed case's refusal needs no second step
+    if is_open and status != session.status and not form.cleaned_data["confirm"] and has_answers(session):
+        label = dict(form.fields["status"].choices)[status]
+        context = {"session": session, "status": status, "label": label, "case_url": _case_url(session.case_id, "")}
+        return render(request, "dashboard/confirm_status.html", context)
     try:
-        changed = do_record_session(session, form.cleaned_data["status"], acting_user=request.user)
+        changed = do_record_session(session, status, acting_user=request.user)
     except SessionNotRecordable as refused:  # a closed case, or "attended" for a session to come
         messages.error(request, str(refused))
     else:
         if changed:
             messages.success(request, f"Session marked {session.get_status_display().lower()}.")
-        if session.status == TherapySession.Status.ATTENDED and not asks_for_checks(session, timezone.now()):
+        if session.status == TherapySession.Status.ATTENDED and not takes_new_checks(session):
             messages.info(request, "No check was sent: clients are asked only about sessions of the last two days.")
     return redirect(_case_url(session.case_id, "sessions"))
 
@@ -75,17 +91,65 @@ def record_session(request, session_id):
 @therapist_required
 def schedule_session(request, case_id):
     case = get_case_for_user(request.user, case_id, write=True)
-    form = ScheduleSessionForm(request.POST)
-    if not form.is_valid():
-        messages.error(request, "Please give the date and time of the session.")
-        return redirect(_case_url(case.pk, "sessions"))
+    form = ScheduleSessionForm(request.POST, case=case)
+    if form.is_valid():
+        try:
+            session = do_schedule_session(case, form.cleaned_data["start"], acting_user=request.user)
+        except SessionConflict as conflict:
+            form.add_error("start", str(conflict))
+        else:
+            messages.success(request, f"Session added for {session.scheduled_start:%a %-d %b %Y, %H:%M}.")
+            return redirect(_case_url(case.pk, "sessions"))
+    # The refusal is shown beside the field, with what was typed.
+    return render(request, "dashboard/session_form.html", {"case": case, "form": form, "session": None}, status=400)
+
+
+@require_http_methods(["GET", "POST"])
+@therapist_required
+def reschedule_session(request, session_id):
+    session = get_session_for_user(request.user, session_id, write=True)
+    start = timezone.localtime(session.scheduled_start).replace(tzinfo=None) if _is_displayable(session) else None
+    form = ScheduleSessionForm(request.POST or None, case=session.case, initial={"start": start})
+    if request.method == "POST" and form.is_valid():
+        try:
+            moved = do_reschedule_session(session, form.cleaned_data["start"], acting_user=request.user)
+        except SessionLocked as locked:
+            messages.error(request, str(locked))
+            return redirect(_case_url(session.case_id, f"session-{session.pk}"))
+        except SessionConflict as conflict:
+            form.add_error("start", str(conflict))
+        else:
+            if moved:
+                messages.success(request, f"Session moved to {session.scheduled_start:%a %-d %b %Y, %H:%M}.")
+            return redirect(_case_url(session.case_id, f"session-{session.pk}"))
+    status = 400 if request.method == "POST" else 200
+    context = {"case": session.case, "form": form, "session": session}
+    return render(request, "dashboard/session_form.html", context, status=status)
+
+
+@require_http_methods(["GET", "POST"])
+@therapist_required
+def delete_session(request, session_id):
+    session = get_session_for_user(request.user, session_id, write=True)
+    if request.method == "GET":
+        context = {"session": session, "case_url": _case_url(session.case_id, f"session-{session.pk}")}
+        return render(request, "dashboard/confirm_delete_session.html", context)
     try:
-        session = do_schedule_session(case, form.cleaned_data["start"], acting_user=request.user)
-    except SessionConflict as conflict:
-        messages.error(request, str(conflict))
-    else:
-        messages.success(request, f"Session added for {session.scheduled_start:%a %-d %b %Y, %H:%M}.")
-    return redirect(_case_url(case.pk, "sessions"))
+        do_delete_session(session, acting_user=request.user)
+    except SessionLocked as locked:
+        messages.error(request, str(locked))
+        return redirect(_case_url(session.case_id, f"session-{session.pk}"))
+    messages.success(request, "Session removed.")
+    return redirect(_case_url(session.case_id, "sessions"))
+
+
+def _is_displayable(session):
+    """Whether the session's time can be shown in the clinic's zone (not a year-9999 typing slip)."""
+    try:
+        timezone.localtime(session.scheduled_start)
+    except OverflowError:
+        return False
+    return True
 
 
 @require_POST

@@ -8,11 +8,14 @@ nothing the second time.
 
 import dataclasses
 import logging
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from django.db import IntegrityError, transaction
+from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
-from sessions_app.models import Case, Participant, TherapySession
+from sessions_app.models import Case, CaseEvent, Participant, TherapySession
 
 from . import engine
 from .definitions import SERIES
@@ -140,7 +143,7 @@ def do_evaluate_case(case_id, *, now=None, notify=True):
                 participants, sessions, series = load_observations(case, now=now)
                 labels = {str(p.pk): p.first_name for p in participants}
                 result = engine.compute_case(series, engine_settings_for(case.clinic), labels)
-                _reconcile(case, result, sessions, now, notify)
+                _reconcile(case, result, sessions, now, notify, correction=_correction_note(case))
             return result
         except IntegrityError:
             # A concurrent evaluation of the same case won on SQLite (no row locks); its
@@ -150,7 +153,69 @@ def do_evaluate_case(case_id, *, now=None, notify=True):
     return None
 
 
-def _reconcile(case, result, sessions, now, notify):
+def _correction_note(case):
+    """What was corrected since the case's last evaluation, in words ("" when nothing was).
+
+    A correction is a change to a session already recorded (its status changed, it was moved or
+    removed): sessions_app marks its CaseEvent {"correction": true}. Two queries.
+    """
+    last = CaseEvaluation.objects.filter(case=case).values_list("evaluated_at", flat=True).first()
+    if last is None:
+        return ""  # never evaluated: no flag to correct
+    # >=: under a frozen clock (time-machine) a correction and the last run share an instant;
+    # reading one correction twice only labels an unchanged verdict, it changes nothing.
+    corrections = CaseEvent.objects.filter(case=case, created_at__gte=last, detail__correction=True)
+    events = corrections.select_related("session")
+    zone = ZoneInfo(case.clinic.time_zone)
+    return "; ".join(_describe_correction(event, zone) for event in events)
+
+
+def _describe_correction(event, zone):
+    detail = event.detail
+    if event.action == CaseEvent.Action.SESSION_SCHEDULED:  # moved
+        moved_from, moved_to = (datetime.fromisoformat(detail[key]).astimezone(zone) for key in ("from", "to"))
+        return f"session of {moved_from:%-d %b %Y} moved to {moved_to:%-d %b %Y}"
+    start = event.session.scheduled_start if event.session else datetime.fromisoformat(detail["scheduled_start"])
+    before = _status_label(detail["from"])
+    if detail["to"] == "deleted":
+        return f"session of {start.astimezone(zone):%-d %b %Y} ({before}) removed"
+    return f"session of {start.astimezone(zone):%-d %b %Y} changed from {before} to {_status_label(detail['to'])}"
+
+
+def _status_label(status):
+    return TherapySession.Status(status).label.lower() if status in TherapySession.Status.values else status
+
+
+def _closed_by_correction(case):
+    """Flags a correction closed (their last line is 'corrected' and their condition no longer
+    holds): undoing the correction restores them in place. key → the latest such flag. One query."""
+    latest = SignalAction.objects.filter(signal=OuterRef("pk")).order_by("-created_at", "-pk")
+    workflow = latest.filter(
+        action__in=(SignalAction.Action.OPENED, SignalAction.Action.ESCALATED, SignalAction.Action.ACKNOWLEDGED)
+    )
+    closed = (
+        Signal.objects.filter(case=case, holds=False, status__in=(Signal.Status.CLEARED, Signal.Status.RESOLVED))
+        .annotate(
+            last_action=Subquery(latest.values("action")[:1]), last_workflow=Subquery(workflow.values("action")[:1])
+        )
+        .filter(last_action=SignalAction.Action.CORRECTED)
+        .order_by("pk")
+    )
+    return {(signal.participant_id, signal.kind): signal for signal in closed}
+
+
+def _reconcile(case, result, sessions, now, notify, correction=""):
+    """Bring the case's Signal rows in line with `result`.
+
+    `correction` (a description, or "") says the record itself changed since the last run. Then
+    the changes are the record's, not the client's, and each flag they touch gets exactly one
+    CORRECTED line (with the description as its note) instead of opened / escalated / cleared:
+    an open flag follows the finding's severity up or down in place; a flag whose finding goes
+    away is closed as cleared; a resolved flag stops holding; and a finding that comes back
+    restores, in place, the flag a correction closed (open or acknowledged as it was, or resolved
+    and holding again), so undoing a mis-click leaves the same flags as before. A resolved flag
+    re-opens (as a new flag) only for a finding more severe than when it was resolved.
+    """
     session_by_number = dict(enumerate(sessions, start=1))
     active = {(int(f.participant_id), f.kind): f for f in result.active}
     signals = list(Signal.objects.filter(case=case).open_or_holding())
@@ -162,6 +227,12 @@ def _reconcile(case, result, sessions, now, notify):
             current = resolved_holding.get(key)
             if current is None or signal.severity_rank > current.severity_rank:
                 resolved_holding[key] = signal
+    restorable = _closed_by_correction(case) if correction else {}
+
+    def corrected(signal, severity=""):
+        SignalAction.objects.create(
+            signal=signal, action=SignalAction.Action.CORRECTED, severity=severity, note=correction, created_at=now
+        )
 
     to_notify = []
     for key, finding in active.items():
@@ -169,7 +240,12 @@ def _reconcile(case, result, sessions, now, notify):
         rank = Signal.SEVERITY_RANK[finding.severity]
         signal = open_by_key.get(key)
         if signal is not None:
-            if rank > signal.severity_rank:
+            if correction and rank != signal.severity_rank:
+                _update(signal, finding, session, now, severity=finding.severity)
+                corrected(signal, finding.severity)
+                if signal.status == Signal.Status.OPEN and signal.notified_at is None:
+                    to_notify.append(signal)
+            elif rank > signal.severity_rank:
                 # A worse finding reopens an acknowledged flag: it needs a fresh look (and an alert email).
                 _update(
                     signal, finding, session, now, severity=finding.severity, seen_at=None, status=Signal.Status.OPEN
@@ -184,6 +260,19 @@ def _reconcile(case, result, sessions, now, notify):
         resolved = resolved_holding.get(key)
         if resolved is not None and rank <= resolved.severity_rank:
             continue  # the therapist dealt with this; only a worse finding reopens it
+        closed = restorable.get(key)
+        if closed is not None and closed.status == Signal.Status.RESOLVED and rank <= closed.severity_rank:
+            Signal.objects.filter(pk=closed.pk).update(holds=True)
+            corrected(closed)
+            continue
+        if closed is not None and closed.status == Signal.Status.CLEARED:
+            was_acknowledged = closed.last_workflow == SignalAction.Action.ACKNOWLEDGED
+            status = Signal.Status.ACKNOWLEDGED if was_acknowledged else Signal.Status.OPEN
+            _update(closed, finding, session, now, severity=finding.severity, status=status, closed_at=None, holds=True)
+            corrected(closed, finding.severity)
+            if status == Signal.Status.OPEN and closed.notified_at is None:
+                to_notify.append(closed)
+            continue
         signal = Signal.objects.create(
             case=case,
             participant_id=key[0],
@@ -196,9 +285,12 @@ def _reconcile(case, result, sessions, now, notify):
             opened_at=now,
             updated_at=now,
         )
-        SignalAction.objects.create(
-            signal=signal, action=SignalAction.Action.OPENED, severity=finding.severity, created_at=now
-        )
+        if correction:
+            corrected(signal, finding.severity)
+        else:
+            SignalAction.objects.create(
+                signal=signal, action=SignalAction.Action.OPENED, severity=finding.severity, created_at=now
+            )
         to_notify.append(signal)
 
     for signal in signals:
@@ -209,9 +301,14 @@ def _reconcile(case, result, sessions, now, notify):
             Signal.objects.filter(pk=signal.pk).update(
                 status=Signal.Status.CLEARED, closed_at=now, updated_at=now, holds=False
             )
-            SignalAction.objects.create(signal=signal, action=SignalAction.Action.CLEARED, created_at=now)
+            if correction:
+                corrected(signal)
+            else:
+                SignalAction.objects.create(signal=signal, action=SignalAction.Action.CLEARED, created_at=now)
         elif signal.holds:
             Signal.objects.filter(pk=signal.pk).update(holds=False)
+            if correction:
+                corrected(signal)  # marks it: undoing the correction makes it hold again
 
     verdict = {
         "risk_score": result.risk_score,

@@ -424,6 +424,9 @@ class SignalAction(models.Model):
         ACKNOWLEDGED = "acknowledged", "Acknowledged"
         RESOLVED = "resolved", "Resolved"
         CLEARED = "cleared", "No longer holds"
+        # A session's record was corrected (its status changed, or it was moved or removed): the
+        # engine's verdict changed because the record did, not because the client did.
+        CORRECTED = "corrected", "Changed by a correction of the session record"
 
     class Repair(models.TextChoices):
         TALKED_THROUGH = "talked_through", "Talked it through in session"

@@ -4,6 +4,8 @@ Rendering and sending only: this module changes no rows (the tasks claim the wor
 the links), so it imports no actions.
 """
 
+import zoneinfo
+
 from django.conf import settings
 from django.core.mail import send_mail
 from django.template.loader import render_to_string
@@ -13,6 +15,14 @@ from django.utils import timezone, translation
 
 def survey_url(token):
     return settings.SITE_URL + reverse("surveys:survey", args=[token])
+
+
+def session_day(session, now=None):
+    """The session's date in the clinic's zone when it was not today there, else None: the survey
+    and the email then ask about "your session on Wednesday 25 November", not "today's session"."""
+    zone = zoneinfo.ZoneInfo(session.case.clinic.time_zone)
+    day = timezone.localtime(session.scheduled_start, zone).date()
+    return None if day == timezone.localtime(now or timezone.now(), zone).date() else day
 
 
 def send_invitation_email(invitation, token, *, reminder):
@@ -29,6 +39,7 @@ def send_invitation_email(invitation, token, *, reminder):
         "url": survey_url(token),
         "expires_at": invitation.expires_at,
         "reminder": reminder,
+        "session_day": session_day(invitation.session),
     }
     with translation.override(participant.language), timezone.override(clinic.time_zone):
         subject = render_to_string("measures/email/invitation_subject.txt", context).strip()

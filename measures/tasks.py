@@ -19,8 +19,7 @@ from accounts.models import Clinic
 from sessions_app.models import Case, TherapySession
 
 from . import notifications
-from .actions.invitations import do_create_invitations, do_issue_token
-from .actions.sessions import LATE_CHECK_WINDOW
+from .actions.invitations import do_create_invitations, do_issue_token, sessions_taking_checks
 from .evaluation import do_calibrate_clinic, do_evaluate_case
 from .models import InvitationToken, Response, Signal, SurveyInvitation
 
@@ -115,7 +114,8 @@ def _email_invitation(invitation_id, *, reminder):
 def nightly_sweep():
     """Catch up on what a down broker or a missed click left undone, then re-evaluate.
 
-    1. attended sessions of the last two days with no invitations get them;
+    1. attended sessions that still take checks (sessions_taking_checks: the last two days)
+       with no invitations get them;
     2. every active case with a session or response in that window is re-evaluated, so a
        submission made while Redis was down is evaluated here at the latest;
     3. each clinic's own reliability and spread estimates are refreshed (used from tomorrow).
@@ -123,12 +123,7 @@ def nightly_sweep():
     now = timezone.now()
     since = now - SWEEP_WINDOW
     missing = list(
-        TherapySession.objects.filter(
-            status=TherapySession.Status.ATTENDED,
-            scheduled_start__gte=now - LATE_CHECK_WINDOW,
-            scheduled_start__lte=now,
-            case__status=Case.Status.ACTIVE,
-        )
+        sessions_taking_checks(TherapySession.objects.filter(case__status=Case.Status.ACTIVE), now)
         .exclude(Exists(SurveyInvitation.objects.filter(session=OuterRef("pk"))))
         .select_related("case__clinic")
     )

@@ -44,7 +44,7 @@ from measures.actions.invitations import (
 )
 from measures.actions.responses import do_submit_response
 from measures.models import Instrument, InvitationToken, SurveyInvitation
-from measures.notifications import survey_url
+from measures.notifications import session_day, survey_url
 from sessions_app.access import get_session_for_user
 
 from .forms import SurveyForm
@@ -157,6 +157,7 @@ def survey(request, token):
         "invitation": invitation,
         "clinic": clinic,
         "case": invitation.session.case,
+        "session_day": session_day(invitation.session),  # named when it was not today
         # On the tablet, this person may pass without answering (explicitly, never by accident).
         "can_pass": room is not None and room.is_turn_of(invitation.pk),
     }

@@ -17,6 +17,33 @@ from ..queue import queue_on_commit
 TOKEN_BYTES = 24  # 192 bits of randomness, URL-safe
 SEND_INVITATION = "measures.tasks.send_invitation"
 
+# The one rule for which sessions get a check: one that started at most this long ago. Older,
+# a client no longer remembers it well enough to rate it; the survey and the email name its date
+# when it was not today. A check already created stays answerable (and is reminded, re-sent)
+# until it expires.
+LATE_CHECK_WINDOW = timedelta(days=2)
+
+
+def takes_new_checks(session, now=None):
+    """Whether new checks may be created for this session now: it is attended, has started, and
+    started within LATE_CHECK_WINDOW. The single rule; see sessions_taking_checks for queries."""
+    now = now or timezone.now()
+    return session.status == TherapySession.Status.ATTENDED and is_within_check_window(session, now)
+
+
+def is_within_check_window(session, now):
+    """Whether the session started, at most LATE_CHECK_WINDOW before `now`."""
+    return now - LATE_CHECK_WINDOW <= session.scheduled_start <= now
+
+
+def sessions_taking_checks(sessions, now):
+    """The same rule as takes_new_checks, as a filter on a TherapySession queryset."""
+    return sessions.filter(
+        status=TherapySession.Status.ATTENDED,
+        scheduled_start__gte=now - LATE_CHECK_WINDOW,
+        scheduled_start__lte=now,
+    )
+
 
 class SurveyClosed(Exception):
     """The invitation can no longer be answered: completed (perhaps concurrently) or expired."""
@@ -75,8 +102,10 @@ def do_ensure_room_invitation(session, participant, *, acting_user, now=None):
     the case after the session was marked attended, and records that as a CHECKS_CREATED
     CaseEvent. Raises SurveyClosed("not_attended") for a session that did not take place,
     SurveyClosed("completed") or SurveyClosed("expired") when the check can no longer be
-    answered, SurveyClosed("case_closed") once the case has ended. `acting_user` is the case's
-    therapist (checked by the view).
+    answered, SurveyClosed("case_closed") once the case has ended, SurveyClosed("too_late") when
+    there is no check to create for a session older than the check window (the one rule,
+    takes_new_checks). `acting_user` is the case's therapist (checked by
+    the view).
     """
     now = now or timezone.now()
     if session.case.status != Case.Status.ACTIVE:
@@ -85,6 +114,8 @@ def do_ensure_room_invitation(session, participant, *, acting_user, now=None):
         raise SurveyClosed("not_attended")
     if participant.case_id != session.case_id:
         raise ValueError("the participant is not in this session's case")
+    if not takes_new_checks(session, now) and not session.invitations.filter(participant=participant).exists():
+        raise SurveyClosed("too_late")
     try:
         with transaction.atomic():
             invitation, created = SurveyInvitation.objects.get_or_create(

@@ -62,7 +62,7 @@ def record_buttons(body, session):
 
 
 def test_sessions_offer_recording_sending_and_handing_over_checks(login, therapist, case):
-    attended = make_session(case, days_ago=2)
+    attended = make_session(case, days_ago=1)  # within the check window
     upcoming = make_session(case, days_ago=-5, status=TherapySession.Status.SCHEDULED)
     body = login(therapist).get(url(case)).content.decode()
     participant = case.participants.get()

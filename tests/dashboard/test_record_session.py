@@ -65,3 +65,54 @@ def test_no_one_else_records_a_session_even_on_a_closed_case(login, request, cas
     session = make_session(case, status=TherapySession.Status.SCHEDULED)
     close(case)  # the closed-case message must not reveal the case to those who may not see it
     assert login(request.getfixturevalue(persona)).post(url(session), {"status": "no_show"}).status_code == status
+
+
+# Mistakes are cheap (issue 9.3): a change to a session with answers takes a second step.
+
+
+def answered_session(case):
+    from tests.builders import make_response
+
+    session = make_session(case, days_ago=1)
+    make_response(session, case.participants.get())
+    return session
+
+
+def test_a_change_to_an_answered_session_asks_for_confirmation_and_changes_nothing_yet(
+    login, therapist, case, django_capture_on_commit_callbacks
+):
+    from sessions_app.models import CaseEvent
+
+    session = answered_session(case)
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        response = login(therapist).post(url(session), {"status": "no_show"})
+    body = response.content.decode()
+    assert response.status_code == 200 and "has answers" in body
+    assert 'name="confirm" value="1"' in body and "Yes, mark it no-show" in body
+    assert reverse("dashboard:case", args=[case.pk]) in body  # "Cancel" goes back, changing nothing
+    session.refresh_from_db()
+    assert session.status == TherapySession.Status.ATTENDED
+    assert not CaseEvent.objects.filter(session=session, action="session_recorded").exists()
+    assert callbacks == []  # nothing re-evaluated, nothing emailed
+
+
+def test_the_confirmed_change_is_made(login, therapist, case):
+    session = answered_session(case)
+    response = login(therapist).post(url(session), {"status": "no_show", "confirm": "1"}, follow=True)
+    assert "Session marked no-show." in response.content.decode()
+    session.refresh_from_db()
+    assert session.status == TherapySession.Status.NO_SHOW
+
+
+def test_a_session_without_answers_changes_at_once(login, therapist, case):
+    session = make_session(case, days_ago=1)
+    login(therapist).post(url(session), {"status": "no_show"})
+    session.refresh_from_db()
+    assert session.status == TherapySession.Status.NO_SHOW
+
+
+def test_a_closed_cases_answered_session_is_refused_without_a_confirmation_step(login, therapist, case):
+    session = answered_session(case)
+    close(case)
+    response = login(therapist).post(url(session), {"status": "no_show"}, follow=True)
+    assert "This case is closed" in response.content.decode() and "Yes, mark it" not in response.content.decode()

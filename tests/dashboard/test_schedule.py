@@ -69,3 +69,45 @@ def test_who_may_schedule(client, login, case, colleague, outsider, clinic_admin
 
 def test_scheduling_needs_post(login, therapist, case):
     assert login(therapist).get(url(case)).status_code == 405
+
+
+# Dates outside the case's life (issue 9.4).
+
+
+@pytest.mark.parametrize(
+    ("typed", "message"),
+    [
+        ("1900-01-01T10:00", "cannot be before that"),
+        ("9999-12-31T23:59", "at most a year ahead"),
+    ],
+)
+def test_a_time_outside_the_cases_life_is_refused_beside_the_field(login, therapist, case, new_york, typed, message):
+    response = login(therapist).post(url(case), {"start": typed})
+    body = response.content.decode()
+    assert response.status_code == 400
+    assert '<div class="text-danger small" id="id_start_error">' in body and message in body
+    assert f'value="{typed}"' in body  # what was typed stays, to be corrected
+    assert not TherapySession.objects.filter(case=case).exists()
+
+
+def test_the_day_the_case_opened_and_a_year_ahead_are_accepted(login, therapist, case):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    client = login(therapist)
+    client.post(url(case), {"start": f"{case.opened_on:%Y-%m-%d}T00:00"})
+    client.post(url(case), {"start": (timezone.now() + timedelta(days=364)).strftime("%Y-%m-%dT%H:%M")})
+    assert TherapySession.objects.filter(case=case).count() == 2
+
+
+@pytest.mark.parametrize("zone", ["Europe/Madrid", "Asia/Tokyo", "America/New_York"])
+def test_a_far_future_row_saved_before_the_check_does_not_break_the_pages(login, therapist, case, clinic, zone):
+    clinic.time_zone = zone
+    clinic.save()
+    make_session(case, days_ago=1)
+    make_session(case, scheduled_start=datetime(9999, 12, 31, 23, 59, tzinfo=ZoneInfo("UTC")), status="scheduled")
+    client = login(therapist)
+    body = client.get(reverse("dashboard:case", args=[case.pk])).content.decode()
+    assert "31 Dec 9999" in body
+    assert client.get(reverse("dashboard:caseload")).status_code == 200

@@ -74,3 +74,25 @@ def test_no_one_else_sends_checks(login, request, case, persona, status):
     session = make_session(case)
     assert login(request.getfixturevalue(persona)).post(url(session)).status_code == status
     assert not session.invitations.exists()
+
+
+# One rule for which sessions get a check (issue 9.4): the last two days.
+
+
+def test_an_old_session_gets_no_new_check(login, therapist, case, mailoutbox, django_capture_on_commit_callbacks):
+    session = make_session(case, days_ago=6)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = login(therapist).post(url(session), follow=True)
+    assert "clients are asked only about sessions of the last two days" in response.content.decode()
+    assert not session.invitations.exists() and mailoutbox == []
+
+
+def test_an_old_sessions_check_still_open_is_sent_again(
+    login, therapist, case, mailoutbox, django_capture_on_commit_callbacks
+):
+    session = make_session(case, days_ago=3)
+    created = session.scheduled_start
+    make_invitation(session, case.participants.get(), sent_at=created, created_at=created, days_valid=7)
+    with django_capture_on_commit_callbacks(execute=True):
+        login(therapist).post(url(session))
+    assert len(mailoutbox) == 1 and "today's session" not in mailoutbox[0].body

@@ -122,3 +122,98 @@ def test_the_digest_runs_at_0630_in_every_clinic_zone():
     for zone in ("Europe/Madrid", "America/Los_Angeles", "Asia/Kolkata", "Asia/Kathmandu", "America/St_Johns"):
         local = datetime(2026, 12, 7, 6, 30, tzinfo=ZoneInfo(zone))
         assert local.astimezone(ZoneInfo("UTC")).minute in minutes, zone
+
+
+# One rule for which sessions get a check (issue 9.4) -------------------------------------
+
+
+@pytest.mark.parametrize("view", ["surveys:complete_now", "surveys:participant_qr"])
+def test_an_old_session_is_not_handed_over(login, therapist, case, view):
+    session = make_session(case, days_ago=6)
+    participant = case.participants.get()
+    client = login(therapist)
+    target = reverse(view, args=[session.pk, participant.pk])
+    response = client.post(target) if view.endswith("complete_now") else client.get(target)
+    assert response.status_code == 409 and "sessions of the last two days" in response.content.decode()
+    assert not SurveyInvitation.objects.filter(session=session).exists()
+
+
+def test_an_old_session_marked_attended_offers_no_check_on_the_case_page(login, therapist, case):
+    session = make_session(case, days_ago=6, status="scheduled")
+    participant = case.participants.get()
+    client = login(therapist)
+    client.post(reverse("dashboard:record_session", args=[session.pk]), {"status": "attended"})
+    body = client.get(reverse("dashboard:case", args=[case.pk])).content.decode()
+    assert reverse("dashboard:send_checks", args=[session.pk]) not in body
+    assert reverse("surveys:complete_now", args=[session.pk, participant.pk]) not in body
+    assert reverse("surveys:participant_qr", args=[session.pk, participant.pk]) not in body
+
+
+def test_an_old_sessions_open_check_can_still_be_handed_over(login, therapist, case):
+    session = make_session(case, days_ago=3)
+    participant = case.participants.get()
+    make_invitation(session, participant, created_at=session.scheduled_start, days_valid=7)
+    body = login(therapist).get(reverse("dashboard:case", args=[case.pk])).content.decode()
+    assert reverse("surveys:participant_qr", args=[session.pk, participant.pk]) in body
+    assert reverse("dashboard:send_checks", args=[session.pk]) in body
+
+
+def test_the_survey_names_the_sessions_day_when_it_was_not_today(client, case):
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    import time_machine
+
+    participant = case.participants.get()
+    session = make_session(case, scheduled_start=datetime(2026, 11, 25, 17, 0, tzinfo=ZoneInfo("UTC")))
+    _, token = make_invitation(
+        session, participant, created_at=session.scheduled_start, expires_at=session.scheduled_start + timedelta(days=7)
+    )
+    with time_machine.travel(datetime(2026, 11, 26, 9, 0, tzinfo=ZoneInfo("UTC")), tick=False):
+        english = client.get(reverse("surveys:survey", args=[token])).content.decode()
+        spanish = client.get(reverse("surveys:survey", args=[token]) + "?lang=es").content.decode()
+    assert "how was your session on Wednesday 25 November?" in english
+    assert "how was today" not in english
+    # The instrument's items say "today" (their wording is versioned with the instrument).
+    assert "Where a question says “today”, please answer about that session." in english
+    assert "¿cómo fue la sesión del miércoles 25 de noviembre?" in spanish
+    with time_machine.travel(datetime(2026, 11, 25, 19, 0, tzinfo=ZoneInfo("UTC")), tick=False):
+        same_day = client.get(reverse("surveys:survey", args=[token])).content.decode()
+    assert "how was today's session?" in same_day and "Where a question says" not in same_day
+
+
+def test_the_day_is_the_clinics_day(client, case, clinic):
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    import time_machine
+
+    clinic.time_zone = "America/Los_Angeles"
+    clinic.save()
+    participant = case.participants.get()
+    # 18:00 in Los Angeles on 25 November is 02:00 UTC on the 26th; asked at 20:00 the same evening.
+    session = make_session(case, scheduled_start=datetime(2026, 11, 25, 18, 0, tzinfo=ZoneInfo("America/Los_Angeles")))
+    _, token = make_invitation(
+        session, participant, created_at=session.scheduled_start, expires_at=session.scheduled_start + timedelta(days=7)
+    )
+    with time_machine.travel(datetime(2026, 11, 25, 20, 0, tzinfo=ZoneInfo("America/Los_Angeles")), tick=False):
+        body = client.get(reverse("surveys:survey", args=[token])).content.decode()
+    assert "session on" not in body
+
+
+def test_the_email_names_the_sessions_day_in_the_clients_language(case, mailoutbox):
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    import time_machine
+
+    from measures.tasks import send_invitation
+
+    participant = case.participants.get()
+    participant.language = "es"
+    participant.save()
+    session = make_session(case, scheduled_start=datetime(2026, 11, 25, 17, 0, tzinfo=ZoneInfo("UTC")))
+    with time_machine.travel(datetime(2026, 11, 26, 9, 0, tzinfo=ZoneInfo("UTC")), tick=False):
+        invitation, _ = make_invitation(session, participant, days_valid=5)
+        send_invitation(invitation.pk)
+    assert "¿Cómo te fue la sesión del miércoles 25 de noviembre?" in mailoutbox[0].body

@@ -1,0 +1,67 @@
+"""Mistakes are cheap (issue 9.3), in real Chromium on the seeded demo clinic: a mis-clicked
+"No-show" on an answered session asks first, and cancelling changes nothing."""
+
+import pytest
+from django.core.management import call_command
+from django.utils import timezone
+
+from measures.management.commands.seed_demo import DEMO_PASSWORD, DEMO_SLUG
+from measures.models import CaseEvaluation, Response, SignalAction
+from sessions_app.models import CaseEvent, TherapySession
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser]
+
+
+def an_answered_session():
+    """The latest attended, answered session of an active demo case that has taken place."""
+    return (
+        TherapySession.objects.filter(
+            case__clinic__slug=DEMO_SLUG,
+            case__status="active",
+            status=TherapySession.Status.ATTENDED,
+            scheduled_start__lte=timezone.now(),  # the demo's "today" sessions may still be to come
+        )
+        .filter(pk__in=Response.objects.values("session_id"))
+        .select_related("case__therapist")
+        .latest("scheduled_start")
+    )
+
+
+def record_of(case):
+    return (
+        list(CaseEvent.objects.filter(case=case).values_list("pk", flat=True)),
+        list(SignalAction.objects.filter(signal__case=case).values_list("pk", flat=True)),
+        CaseEvaluation.objects.get(case=case).risk_score,
+    )
+
+
+def test_a_misclicked_no_show_asks_first_and_cancelling_changes_nothing(page, artifacts):
+    call_command("seed_demo", verbosity=0)
+    session = an_answered_session()
+    case = session.case
+    before = record_of(case)
+
+    page.goto("/login/")
+    page.get_by_label("Email").fill(case.therapist.email)
+    page.get_by_label("Password").fill(DEMO_PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url("**/caseload/")
+    page.goto(f"/cases/{case.pk}/")
+
+    row = page.locator(f"#session-{session.pk}")
+    assert row.locator(".check-cell strong").count() >= 1  # its answers are shown
+    row.get_by_role("button", name="No-show").click()
+    page.wait_for_load_state()
+    heading = page.get_by_role("heading", level=1)
+    assert "No-show" in heading.inner_text()
+    assert page.get_by_role("button", name="Yes, mark it no-show").is_visible()
+    page.screenshot(path=str(artifacts / "confirm_no_show.png"), full_page=True)
+
+    page.get_by_role("link", name="Cancel, keep it attended").click()
+    page.wait_for_url(f"**/cases/{case.pk}/#sessions")
+    row = page.locator(f"#session-{session.pk}")
+    assert row.get_by_text("Attended", exact=True).is_visible()
+    assert row.locator(".check-cell strong").count() >= 1  # the answers are still there
+    session.refresh_from_db()
+    assert session.status == TherapySession.Status.ATTENDED
+    assert record_of(case) == before  # no event, no flag line, the same risk
