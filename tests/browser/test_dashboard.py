@@ -7,8 +7,8 @@ from django.core.management import call_command
 from django.db.models import F
 
 from measures.management.commands.seed_demo import DEMO_PASSWORD, DEMO_SLUG
-from measures.repairs import suggestions_for
 from measures.models import CaseEvaluation, Signal
+from measures.repairs import suggestions_for
 from sessions_app.models import Case
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser]

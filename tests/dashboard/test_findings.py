@@ -287,7 +287,8 @@ def test_the_case_page_links_a_print_stylesheet_that_hides_navigation_and_button
 
     body = login(therapist).get(url(case)).content.decode()
     assert re.search(r'<link rel="stylesheet" href="[^"]*css/print\.css" media="print">', body)
-    css = open(finders.find("css/print.css")).read()
+    with open(finders.find("css/print.css")) as stylesheet:
+        css = stylesheet.read()
     hidden = css[css.index("nav,") : css.index("{", css.index("nav,"))]
     for selector in ("nav", "form", "button", ".btn", "#sessions"):
         assert selector in hidden
