@@ -61,6 +61,7 @@ class ResolveSignalForm(forms.Form):
     )
 
     def __init__(self, *args, kind="", **kwargs):
+        kwargs.setdefault("label_suffix", "")
         super().__init__(*args, **kwargs)
         self.fields["suggestion"].choices = [
             ("", "Not recorded"),

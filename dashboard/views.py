@@ -126,6 +126,9 @@ def resolve_signal(request, signal_id):
     signal = get_signal_for_user(request.user, signal_id, write=True)
     form = ResolveSignalForm(request.POST, kind=signal.kind, auto_id=f"%s-{signal.pk}")
     if not form.is_valid():  # the case page again, the errors beside the fields
+        first_error = next(iter(form.errors))
+        if first_error in form.fields:  # the keyboard and the screen reader land on it
+            form.fields[first_error].widget.attrs["autofocus"] = True
         case = get_case_for_user(request.user, signal.case_id, queryset=Case.objects.select_related("evaluation"))
         return _render_case(request, case, refused=(signal.pk, form), status=400)
     data = form.cleaned_data

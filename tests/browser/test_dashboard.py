@@ -79,6 +79,9 @@ def test_a_therapist_finds_acknowledges_and_resolves_a_declining_client(page, ar
     assert error.is_visible() and error.inner_text() == "Choose what was done."
     select = card.get_by_label("What was done")
     assert select.get_attribute("aria-invalid") == "true"
+    assert select.evaluate("element => element === document.activeElement")  # focus on the refused field
+    card.scroll_into_view_if_needed()
+    page.screenshot(path=str(artifacts / "resolve_refused.png"))
     assert select.get_attribute("aria-describedby") == error.get_attribute("id")
     assert card.get_by_label("Short note").input_value() == "Agreed smaller weekly goals together"
     assert Signal.objects.get(pk=int(card_id.removeprefix("flag-"))).status == "acknowledged"

@@ -96,7 +96,7 @@ def test_resolving_without_a_choice_is_refused_with_the_error_beside_the_field(l
     body = response.content.decode()
     card = body[body.index(f'id="flag-{flag.pk}"') :]
     assert f'<div class="invalid-feedback d-block" id="repair-{flag.pk}_error">Choose what was done.</div>' in card
-    assert 'aria-invalid="true"' in repair_select(body, flag)
+    assert 'aria-invalid="true"' in repair_select(body, flag) and "autofocus" in repair_select(body, flag)
     assert 'value="kept"' in card  # the note typed is not lost
     flag.refresh_from_db()
     assert flag.status == "open" and not flag.actions.filter(action="resolved").exists()
@@ -292,3 +292,19 @@ def test_the_case_page_links_a_print_stylesheet_that_hides_navigation_and_button
     hidden = css[css.index("nav,") : css.index("{", css.index("nav,"))]
     for selector in ("nav", "form", "button", ".btn", "#sessions"):
         assert selector in hidden
+
+
+def test_the_engines_own_evidence_reaches_the_page_without_codes(login, therapist, case):
+    from measures.evaluation import do_evaluate_case
+
+    participant = case.participants.get()
+    for index, total in enumerate([9, 9, 8.5, 9, 9, 9, 6.5, 6]):
+        make_response(make_session(case, days_ago=7 * (8 - index)), participant, total, total, total)
+    do_evaluate_case(case.pk)
+    assert Signal.objects.filter(case=case, kind="reliable_drop").exclude(severity="info").exists()
+    body = login(therapist).get(url(case)).content.decode()
+    pairs = re.findall(r"<dt>([^<]*)</dt><dd>([^<]*)</dd>", section(body, "flags"))
+    assert pairs
+    for label, value in pairs:
+        assert "_" not in label and "_" not in value, (label, value)
+        assert value not in ("size", "next_check", "held", "True", "False", "None"), (label, value)
