@@ -46,22 +46,12 @@ class ResolveSignalForm(forms.Form):
         choices=[("", "Choose what was done…"), *SignalAction.Repair.choices],
         label="What was done",
         error_messages={"required": "Choose what was done."},
-        widget=forms.Select(attrs={"class": "form-select form-select-sm"}),
     )
-    suggestion = forms.ChoiceField(
-        required=False,
-        label="Suggestion used (optional)",
-        widget=forms.Select(attrs={"class": "form-select form-select-sm suggestion-select"}),
-    )
-    note = forms.CharField(
-        required=False,
-        max_length=500,
-        widget=forms.TextInput(attrs={"class": "form-control form-control-sm", "size": 36}),
-        label="Short note",
-    )
+    # The case page writes these fields out itself (templates/dashboard/_resolve_form.html).
+    suggestion = forms.ChoiceField(required=False, label="Suggestion used (optional)")
+    note = forms.CharField(required=False, max_length=500, label="Short note")
 
     def __init__(self, *args, kind="", **kwargs):
-        kwargs.setdefault("label_suffix", "")
         super().__init__(*args, **kwargs)
         self.fields["suggestion"].choices = [
             ("", "Not recorded"),

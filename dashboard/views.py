@@ -52,7 +52,7 @@ def _render_case(request, case, *, refused=None, status=200):
         if refused and refused[0] == flag.pk:
             flag.resolve_form = refused[1]
         else:
-            flag.resolve_form = ResolveSignalForm(kind=flag.kind, auto_id=f"%s-{flag.pk}")
+            flag.resolve_form = ResolveSignalForm(kind=flag.kind)
     # Marked seen after loading, so that this page still shows which flags were new.
     do_mark_case_flags_seen(case, acting_user=request.user)
     context = {"case": case, "can_write": can_write, "can_record": can_record, **page}
@@ -124,11 +124,8 @@ def acknowledge_signal(request, signal_id):
 @therapist_required
 def resolve_signal(request, signal_id):
     signal = get_signal_for_user(request.user, signal_id, write=True)
-    form = ResolveSignalForm(request.POST, kind=signal.kind, auto_id=f"%s-{signal.pk}")
+    form = ResolveSignalForm(request.POST, kind=signal.kind)
     if not form.is_valid():  # the case page again, the errors beside the fields
-        first_error = next(iter(form.errors))
-        if first_error in form.fields:  # the keyboard and the screen reader land on it
-            form.fields[first_error].widget.attrs["autofocus"] = True
         case = get_case_for_user(request.user, signal.case_id, queryset=Case.objects.select_related("evaluation"))
         return _render_case(request, case, refused=(signal.pk, form), status=400)
     data = form.cleaned_data
