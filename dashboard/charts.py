@@ -21,6 +21,9 @@ STYLES = [
     ("#a16207", "1 2", "square"),
 ]
 SEVERITY_COLOURS = {"alert": "#b91c1c", "warning": "#d97706", "info": "#2563eb"}
+# A resolved flag keeps its place on the chart, outlined instead of filled.
+RESOLVED_COLOUR = "#047857"
+FLAG_KINDS = (*SEVERITY_COLOURS, "resolved")
 
 
 def _n(value):
@@ -93,8 +96,9 @@ class Line:
 class Marker:
     """Something that happened at a session position: a flag, a missed check, a no-show.
 
-    kind: "alert" / "warning" / "info" (a flag, drawn at the top), "missed" (a check not answered,
-    drawn at the bottom in the person's style) or "no_show" (a session not attended: a dashed line).
+    kind: "alert" / "warning" / "info" (a flag, drawn at the top), "resolved" (a resolved flag, drawn
+    at the top outlined), "missed" (a check not answered, drawn at the bottom in the person's style)
+    or "no_show" (a session not attended: a dashed line with a cross).
     """
 
     position: int
@@ -205,7 +209,7 @@ def line_chart(chart):
                 )
     flags_at = {}
     for marker in chart.markers:
-        if marker.kind in SEVERITY_COLOURS:
+        if marker.kind in FLAG_KINDS:
             flags_at[marker.position] = flags_at.get(marker.position, 0) + 1
     drawn_at = {}
     for marker in chart.markers:
@@ -215,16 +219,15 @@ def line_chart(chart):
                 f'<g class="marker-missed"><title>{escape(marker.label)}</title><circle cx="{_n(x(marker.position))}" '
                 f'cy="{_n(top + plot_h + 24)}" r="3.5" fill="#fff" stroke="{colour}" stroke-width="1.5"/></g>'
             )
-        elif marker.kind in SEVERITY_COLOURS:
+        elif marker.kind in FLAG_KINDS:
             # Several flags at one session sit side by side instead of on top of each other.
             index = drawn_at.get(marker.position, 0)
             drawn_at[marker.position] = index + 1
             mx = x(marker.position) + (index - (flags_at[marker.position] - 1) / 2) * 10
-            colour = SEVERITY_COLOURS[marker.kind]
             parts.append(
                 f'<g class="marker-flag marker-{marker.kind}"><title>{escape(marker.label)}</title>'
-                f'<path d="M{_n(mx - 5)},{_n(top - 12)} L{_n(mx + 5)},{_n(top - 12)} L{_n(mx)},{_n(top - 3)} Z" '
-                f'fill="{colour}"/></g>'
+                + _flag_triangle(mx, top - 12, marker.kind)
+                + "</g>"
             )
     legend_y = chart.height - 6
     cursor = left
@@ -258,6 +261,46 @@ def _point(shape, px, py, colour, title):
     if not tip:
         return body
     return f"<g>{tip}{body}</g>"
+
+
+def _flag_triangle(cx, top, kind):
+    """A flag's ▼ with its top edge at `top`: filled in the severity's colour, outlined when resolved."""
+    d = f"M{_n(cx - 5)},{_n(top)} L{_n(cx + 5)},{_n(top)} L{_n(cx)},{_n(top + 9)} Z"
+    if kind == "resolved":
+        return f'<path d="{d}" fill="#fff" stroke="{RESOLVED_COLOUR}" stroke-width="1.5"/>'
+    return f'<path d="{d}" fill="{SEVERITY_COLOURS[kind]}"/>'
+
+
+# The markers' legend: symbol (drawn as on the chart) and words, so nothing is told by colour alone.
+LEGEND = (
+    ("alert", "open flag: alert"),
+    ("warning", "open flag: warning"),
+    ("resolved", "resolved flag"),
+    ("no_show", "no-show or late cancellation"),
+    ("missed", "check not answered"),
+)
+
+
+def _legend_symbol(kind):
+    if kind in FLAG_KINDS:
+        body = _flag_triangle(7, 2, kind)
+    elif kind == "no_show":
+        body = (
+            '<line x1="7" x2="7" y1="0" y2="12" stroke="#6b7280" stroke-dasharray="3 3"/>'
+            '<text x="7" y="11" text-anchor="middle" font-size="10" fill="#374151">✕</text>'
+        )
+    else:
+        body = '<circle cx="7" cy="6" r="3.5" fill="#fff" stroke="#374151" stroke-width="1.5"/>'
+    return (
+        f'<svg class="legend-symbol" xmlns="http://www.w3.org/2000/svg" width="14" height="12" viewBox="0 0 14 12" '
+        f'aria-hidden="true" focusable="false">{body}</svg>'
+    )
+
+
+def marker_legend():
+    """The chart markers' legend as an HTML list: each entry an inline symbol and its meaning in text."""
+    items = "".join(f"<li>{_legend_symbol(kind)} {escape(text)}</li>" for kind, text in LEGEND)
+    return mark_safe(f'<ul class="chart-legend list-inline small mb-1" aria-label="Chart markers">{items}</ul>')
 
 
 def item_charts(chart_id, items, x_labels, lines_by_item, markers=(), *, width=360, height=180):

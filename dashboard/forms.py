@@ -1,6 +1,7 @@
 from django import forms
 
 from accounts.models import User
+from measures import repairs
 from measures.models import SignalAction
 from sessions_app.actions import SessionConflict, check_session_start
 from sessions_app.models import Case, TherapySession
@@ -57,10 +58,26 @@ class CaseloadFilterForm(forms.Form):
 
 
 class ResolveSignalForm(forms.Form):
-    repair = forms.ChoiceField(choices=SignalAction.Repair.choices, label="What was done")
-    note = forms.CharField(
-        required=False, max_length=500, widget=forms.Textarea(attrs={"rows": 2}), label="Short note (optional)"
+    """What was done about a flag. No repair is pre-selected: the therapist chooses one (a default
+    would record a repair nobody chose). `kind` is the flag's kind: its repair suggestions
+    (measures.repairs) are the choices of the optional "suggestion" field."""
+
+    repair = forms.ChoiceField(
+        choices=[("", "Choose what was done…"), *SignalAction.Repair.choices],
+        label="What was done",
+        error_messages={"required": "Choose what was done."},
     )
+    # The case page writes these fields out itself (templates/dashboard/_resolve_form.html).
+    suggestion = forms.ChoiceField(required=False, label="Suggestion used (optional)")
+    note = forms.CharField(required=False, max_length=500, label="Short note")
+
+    def __init__(self, *args, kind="", **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["suggestion"].choices = [
+            ("", "Not recorded"),
+            *((suggestion.key, suggestion.text) for suggestion in repairs.suggestions_for(kind)),
+            (repairs.OTHER, repairs.OTHER_LABEL),
+        ]
 
     def clean(self):
         cleaned = super().clean()

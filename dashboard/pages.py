@@ -6,20 +6,26 @@ tests/dashboard/test_queries.py hold each function to its count.
 """
 
 from dataclasses import dataclass, field
+from decimal import ROUND_HALF_UP, Decimal
+from html import escape
 
 from django.core.paginator import Paginator
 from django.db.models import Count, Exists, F, Max, Min, OuterRef, Prefetch, Q, Window
+from django.db.models.fields.json import KeyTextTransform, KeyTransform
 from django.db.models.functions import RowNumber
 from django.utils import timezone
+from django.utils.safestring import mark_safe
 
+from measures import repairs
 from measures.actions.invitations import takes_new_checks
 from measures.engine import contract
-from measures.models import Answer, Response, Signal, SignalAction
+from measures.models import Answer, Response, Signal, SignalAction, SurveyInvitation
 from sessions_app.models import Case, Participant, TherapySession
 
-from . import charts
+from . import charts, couple
 
 SPARK_CHECKS = 10
+ONE_DECIMAL = Decimal("0.1")
 PAGE_SIZE = 50
 TRENDS = {
     "up": ("↑", "rising"),
@@ -90,23 +96,34 @@ class CaseRow:
     @property
     def reason(self):
         """The most severe open flag's explanation: the "why" of the row's place."""
-        warnings = [flag for flag in self.flags if flag.severity != Signal.Severity.INFO]
-        if not warnings:
+        if not self.flags:
             return ""
-        top = warnings[0]
+        top = self.flags[0]
         if len(self.people) > 1 and top.person is not None:
             return f"{top.person.first_name}: {top.message}"
         return top.message
 
 
 def caseload_cases(user, *, flagged=False, kind="", search=""):
-    """The therapist's active cases with their evaluation, riskiest first. One query."""
+    """The therapist's active cases with their evaluation. One query.
+
+    Cases with a flag nobody has acted on yet (an open, unacknowledged warning or alert) come
+    first, then the rest, each group riskiest first: an acknowledged or resolved flag no longer
+    pulls its case up, while the risk shown stays the engine's.
+    """
     cases = (
         Case.objects.for_user(user)
         .active()
         .filter(therapist=user)
         .select_related("evaluation")
-        .order_by(F("evaluation__risk_score").desc(nulls_last=True), "reference")
+        .alias(
+            needs_action=Exists(
+                Signal.objects.filter(case=OuterRef("pk"), status=Signal.Status.OPEN).exclude(
+                    severity=Signal.Severity.INFO
+                )
+            )
+        )
+        .order_by(F("needs_action").desc(), F("evaluation__risk_score").desc(nulls_last=True), "reference")
     )
     if flagged:
         cases = cases.filter(
@@ -140,9 +157,10 @@ def load_caseload(user, *, flagged=False, kind="", search="", page=1, now=None):
             Prefetch("participants", queryset=Participant.objects.filter(is_active=True), to_attr="active_people"),
             Prefetch(
                 "signals",
-                queryset=Signal.objects.open().only(
-                    "case_id", "participant_id", "kind", "severity", "message", "status", "opened_at"
-                ),
+                # Flags only: informational notes are shown on the case page, not here.
+                queryset=Signal.objects.open()
+                .exclude(severity=Signal.Severity.INFO)
+                .only("case_id", "participant_id", "kind", "severity", "message", "status", "opened_at", "seen_at"),
                 to_attr="open_flags",
             ),
         ),
@@ -198,6 +216,7 @@ def _case_row(case, dates, totals, cutoff):
     by_id = {participant.pk: participant for participant in case.active_people}
     for flag in case.open_flags:
         flag.person = by_id.get(flag.participant_id)
+        flag.is_new = is_new(flag)
     for participant in case.active_people:
         figures = summary.get(str(participant.pk), {})
         answered += figures.get("answered", 0)
@@ -233,6 +252,22 @@ def _case_row(case, dates, totals, cutoff):
 # Case page ------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True, slots=True)
+class AnswerLine:
+    """One item answer as the page shows it: the item's prompt and the answer in words."""
+
+    prompt: str
+    value_text: str
+
+
+def _answer_text(kind, value, text, scale_max):
+    if kind == "yes_no":
+        return "yes" if value else "no"
+    if kind == "text":
+        return text or ""
+    return f"{value} of {scale_max}"
+
+
 @dataclass
 class CheckCell:
     """One participant's check for one session: its invitation, its response and the answers."""
@@ -260,6 +295,34 @@ class CheckCell:
     @property
     def has_unresolved_rupture(self):
         return self.response is not None and self.response.rupture == Response.Rupture.UNRESOLVED
+
+    @property
+    def scores_html(self):
+        """"goals · tasks · bond · <strong>total</strong>" with one decimal ("" without a response).
+        Formatted here: |floatformat four times per check was a fifth of the case page's time."""
+        return _scores_html(self.response)
+
+    @property
+    def answers_html(self):
+        """The item answers as a list; built here because a template loop over ~650 answers of a
+        50-session case was the largest part of the case page's time."""
+        items = "".join(
+            f"<li>{escape(line.prompt)} — <strong>{escape(line.value_text)}</strong></li>" for line in self.answers
+        )
+        return mark_safe(f'<ul class="list-unstyled mb-1">{items}</ul>')
+
+
+def _d1(value):
+    # As |floatformat:1 rounds (half up), so the figures match the rest of the pages.
+    return str(Decimal(value).quantize(ONE_DECIMAL, rounding=ROUND_HALF_UP))
+
+
+def _scores_html(response):
+    if response is None:
+        return ""
+    return mark_safe(
+        f"{_d1(response.goals)} · {_d1(response.tasks)} · {_d1(response.bond)} · <strong>{_d1(response.total)}</strong>"
+    )
 
 
 @dataclass
@@ -295,23 +358,47 @@ class SessionRow:
         return self.takes_new_checks and any(cell.state == "not sent" for cell in self.checks)
 
 
-def load_case_page(case, *, record_choices=(), now=None):
-    """Everything the case page shows. Seven queries whatever the number of sessions:
+def is_actionable(signal):
+    """Whether a finding asks the therapist to act (a warning or an alert) rather than informs (info)."""
+    return signal.severity != Signal.Severity.INFO
 
-    1. participants; 2. sessions; 3. their invitations; 4. responses; 5. answers with items;
-    6. the case's flags; 7. the flags' actions with their actors.
+
+def is_new(signal):
+    """An open flag its therapist has not looked at yet (the header counts these)."""
+    return signal.status == Signal.Status.OPEN and signal.seen_at is None and is_actionable(signal)
+
+
+def load_case_page(case, *, record_choices=(), now=None):
+    """Everything the case page shows. Eight queries whatever the number of sessions:
+
+    1. participants; 2. sessions; 3. their invitations; 4. responses; 5. answers with their
+    items' kind and English prompt; 6. the case's flags; 7. the flags' actions with their actors;
+    8. the couple/family items' answers (couples and families only).
     `record_choices` are the (status, label) buttons of the session list; a row offers those
     that change its status, and only "cancelled" for a session still to come.
+
+    Invitations, responses and answers are read per case and grouped here rather than through
+    prefetch_related: no related manager per session and no Item instance per answer (they were
+    half of the page's time on a 50-session case).
     """
     now = now or timezone.now()
     participants = list(case.participants.all())
-    sessions = list(
-        case.sessions.order_by("scheduled_start").prefetch_related(
-            "invitations",
-            Prefetch("responses", queryset=Response.objects.order_by("participant_id")),
-            Prefetch("responses__answers", queryset=Answer.objects.select_related("item").order_by("item__position")),
-        )
+    sessions = list(case.sessions.order_by("scheduled_start"))
+    invitations = {}
+    for invitation in SurveyInvitation.objects.filter(session__case_id=case.pk):
+        invitations[(invitation.session_id, invitation.participant_id)] = invitation
+    responses = {}
+    for response in Response.objects.filter(session__case_id=case.pk):
+        responses[(response.session_id, response.participant_id)] = response
+    answers = {}
+    answer_rows = (
+        Answer.objects.filter(response__session__case_id=case.pk)
+        .order_by("response_id", "item__position")
+        .annotate(prompt=KeyTextTransform("prompt", KeyTransform("en", "item__texts")))
+        .values_list("response_id", "item__kind", "prompt", "value", "text", "scale_max")
     )
+    for response_id, kind, prompt, value, text, scale_max in answer_rows:
+        answers.setdefault(response_id, []).append(AnswerLine(prompt or "", _answer_text(kind, value, text, scale_max)))
     signals = list(
         Signal.objects.filter(case=case)
         .select_related("session")
@@ -322,27 +409,34 @@ def load_case_page(case, *, record_choices=(), now=None):
     for signal in signals:
         signal.person = people.get(signal.participant_id)
         signal.evidence_rows = evidence_rows(signal.evidence, people)
+        signal.is_new = is_new(signal)
+        signal.suggestions = repairs.suggestions_for(signal.kind)
+        signal.history = list(signal.actions.all())
+        for action in signal.history:
+            action.suggestion_text = repairs.suggestion_label(action.suggestion)
     active = [p for p in participants if p.is_active]
     counted = TherapySession.counted(sessions, now)  # numbered as the engine numbers them
     number_of = {s.pk: number for number, s in enumerate(counted, start=1)}
     flags_by_session = {}
     for signal in signals:
-        if signal.session_id:
+        # A session row's badges are its flags that still stand: a cleared finding leaves the
+        # row (it stays in the history), and an informational note is not a flag.
+        if signal.session_id and is_actionable(signal) and signal.status != Signal.Status.CLEARED:
             flags_by_session.setdefault(signal.session_id, []).append(signal)
     rows = []
     for session in sessions:
-        invitations = {inv.participant_id: inv for inv in session.invitations.all()}
-        responses = {r.participant_id: r for r in session.responses.all()}
-        checks = [
-            CheckCell(
-                participant=p,
-                invitation=invitations.get(p.pk),
-                response=responses.get(p.pk),
-                answers=list(responses[p.pk].answers.all()) if p.pk in responses else [],
-            )
-            for p in participants
-            if p.is_active or p.pk in responses
-        ]
+        checks = []
+        for p in participants:
+            response = responses.get((session.pk, p.pk))
+            if p.is_active or response is not None:
+                checks.append(
+                    CheckCell(
+                        participant=p,
+                        invitation=invitations.get((session.pk, p.pk)),
+                        response=response,
+                        answers=answers.get(response.pk, []) if response is not None else [],
+                    )
+                )
         started = session.scheduled_start <= now
         choices = [
             (value, label)
@@ -351,13 +445,17 @@ def load_case_page(case, *, record_choices=(), now=None):
         ]
         flags = flags_by_session.get(session.pk, [])
         rows.append(SessionRow(session, number_of.get(session.pk), checks, flags, record_choices=choices))
+    open_findings = sorted((s for s in signals if s.is_open), key=_severity_order)
     return {
         "participants": participants,
         "session_rows": list(reversed(rows)),
-        "open_flags": sorted((s for s in signals if s.is_open), key=_severity_order),
+        "open_flags": [s for s in open_findings if is_actionable(s)],
+        "case_notes": [s for s in open_findings if not is_actionable(s)],
         "flag_history": signals,
         "charts": case_charts(case, active, counted, rows, signals),
+        "marker_legend": charts.marker_legend(),
         "table": chart_table(active, counted, rows),
+        "shared_items": couple.load_shared_items(case, active, counted),
         "evaluation": getattr(case, "evaluation", None),
     }
 
@@ -366,6 +464,7 @@ def load_case_page(case, *, record_choices=(), now=None):
 HIDDEN_EVIDENCE = {"follows_kind"}
 # Evidence values that are participant ids (split alliance): shown as the person's name.
 PERSON_KEYS = {"lower", "higher"}
+# Evidence values that are codes: shown in words (no raw code reaches the page).
 
 
 def evidence_rows(evidence, people=None):
@@ -431,12 +530,14 @@ def case_charts(case, active, counted, rows, signals):
                     )
                 )
     for signal in signals:
-        if signal.session_id in position:
+        # Flags only: an informational note is not drawn, a cleared finding has left the chart
+        # (both stay in the history), and a resolved flag keeps its place with its own marker.
+        if signal.session_id in position and is_actionable(signal) and signal.status != Signal.Status.CLEARED:
             name = signal.person.first_name if signal.person else ""
             markers.append(
                 charts.Marker(
                     position[signal.session_id],
-                    signal.severity,
+                    "resolved" if signal.status == Signal.Status.RESOLVED else signal.severity,
                     f"Session {position[signal.session_id] + 1}: {signal.get_kind_display()} ({signal.severity}, "
                     f"{signal.get_status_display().lower()}) — {name}",
                 )
@@ -452,9 +553,9 @@ def case_charts(case, active, counted, rows, signals):
                     chart_id=f"chart-total-{case.pk}",
                     title=f"Total alliance over sessions for {who}",
                     description=(
-                        f"{len(counted)} sessions, scores 0 to 10, clinic cutoff {cutoff:g}; triangles at the top mark "
-                        "flags, dashed lines no-shows, open circles at the bottom checks not answered. "
-                        "The same figures are in the table below."
+                        f"{len(counted)} sessions, scores 0 to 10, clinic cutoff {cutoff:g}; filled triangles at the "
+                        "top mark open flags, outlined triangles resolved flags, dashed lines with a cross no-shows, "
+                        "open circles at the bottom checks not answered. The same figures are in the table below."
                     ),
                     x_labels=labels,
                     lines=_score_lines(active, counted, rows, "total"),
@@ -488,7 +589,8 @@ def case_charts(case, active, counted, rows, signals):
 
 
 def chart_table(active, counted, rows):
-    """The charts' figures as rows: session number, date, status, then per person G/T/B/total."""
+    """The charts' figures as rows: session number, date, status, then per person "G · T · B · total"
+    (formatted here, "—" without a check)."""
     by_session = {row.session.pk: row for row in rows}
     table = []
     for session in counted:
@@ -497,6 +599,6 @@ def chart_table(active, counted, rows):
         scores = []
         for participant in active:
             response = cells[participant.pk].response if participant.pk in cells else None
-            scores.append(response)
+            scores.append(_scores_html(response) or "—")
         table.append({"number": row.number, "session": session, "scores": scores})
     return table

@@ -47,18 +47,25 @@ def caseload(request):
 @therapist_required
 def case_detail(request, case_id):
     case = get_case_for_user(request.user, case_id, queryset=Case.objects.select_related("evaluation"))
-    do_mark_case_flags_seen(case, acting_user=request.user)
+    return _render_case(request, case)
+
+
+def _render_case(request, case, *, refused=None, status=200):
+    """The case page. `refused` is (flag id, bound ResolveSignalForm) when a resolve was refused:
+    that flag's card shows the therapist's entries with the error beside the field."""
     can_write = case.therapist_id == request.user.pk
     # Sessions of a closed case are history: no status buttons, no checks to send (the views refuse both).
     can_record = can_write and case.status == Case.Status.ACTIVE
-    context = {
-        "case": case,
-        "can_write": can_write,
-        "can_record": can_record,
-        "repair_form": ResolveSignalForm(),
-        **load_case_page(case, record_choices=SessionStatusForm.base_fields["status"].choices if can_record else ()),
-    }
-    return render(request, "dashboard/case.html", context)
+    page = load_case_page(case, record_choices=SessionStatusForm.base_fields["status"].choices if can_record else ())
+    for flag in page["open_flags"]:
+        if refused and refused[0] == flag.pk:
+            flag.resolve_form = refused[1]
+        else:
+            flag.resolve_form = ResolveSignalForm(kind=flag.kind)
+    # Marked seen after loading, so that this page still shows which flags were new.
+    do_mark_case_flags_seen(case, acting_user=request.user)
+    context = {"case": case, "can_write": can_write, "can_record": can_record, **page}
+    return render(request, "dashboard/case.html", context, status=status)
 
 
 @require_POST
@@ -168,39 +175,31 @@ def send_checks(request, session_id):
     return redirect(_case_url(session.case_id, "sessions"))
 
 
-def _handle_flag(request, signal_id, act):
-    """The one shape of a therapist's flag button: access (404 / 403), then `act(signal)`, which
-    calls the action, adds its message and returns the case page's anchor to go back to."""
-    signal = get_signal_for_user(request.user, signal_id, write=True)
-    anchor = act(signal)
-    return redirect(_case_url(signal.case_id, anchor or f"flag-{signal.pk}"))
-
-
 @require_POST
 @therapist_required
 def acknowledge_signal(request, signal_id):
-    def acknowledge(signal):
-        if do_acknowledge_signal(signal, acting_user=request.user):
-            messages.success(request, f"Flag acknowledged: {signal.get_kind_display().lower()}.")
-
-    return _handle_flag(request, signal_id, acknowledge)
+    signal = get_signal_for_user(request.user, signal_id, write=True)
+    if do_acknowledge_signal(signal, acting_user=request.user):
+        messages.success(request, f"Flag acknowledged: {signal.get_kind_display().lower()}.")
+    return redirect(_case_url(signal.case_id, f"flag-{signal.pk}"))
 
 
 @require_POST
 @therapist_required
 def resolve_signal(request, signal_id):
-    def resolve(signal):
-        form = ResolveSignalForm(request.POST)
-        if not form.is_valid():
-            messages.error(request, "To resolve a flag, choose what was done (and, for “other”, say what).")
-            return None
-        data = form.cleaned_data
-        if do_resolve_signal(signal, repair=data["repair"], note=data["note"], acting_user=request.user):
-            repair = SignalAction.Repair(data["repair"]).label.lower()
-            messages.success(request, f"Flag resolved ({repair}). It stays in the case's history.")
-        return "history"
-
-    return _handle_flag(request, signal_id, resolve)
+    signal = get_signal_for_user(request.user, signal_id, write=True)
+    form = ResolveSignalForm(request.POST, kind=signal.kind)
+    if not form.is_valid():  # the case page again, the errors beside the fields
+        case = get_case_for_user(request.user, signal.case_id, queryset=Case.objects.select_related("evaluation"))
+        return _render_case(request, case, refused=(signal.pk, form), status=400)
+    data = form.cleaned_data
+    resolved = do_resolve_signal(
+        signal, repair=data["repair"], suggestion=data["suggestion"], note=data["note"], acting_user=request.user
+    )
+    if resolved:
+        repair = SignalAction.Repair(data["repair"]).label.lower()
+        messages.success(request, f"Flag resolved ({repair}). It stays in the case's history.")
+    return redirect(_case_url(signal.case_id, "history"))
 
 
 @require_http_methods(["GET", "POST"])

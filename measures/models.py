@@ -440,6 +440,9 @@ class SignalAction(models.Model):
     action = models.CharField(max_length=14, choices=Action.choices)
     severity = models.CharField(max_length=8, choices=Signal.Severity.choices, blank=True)
     repair = models.CharField(max_length=20, choices=Repair.choices, blank=True)
+    # Which of the kind's suggestions (measures.repairs) the therapist used on resolving: its
+    # key, "other", or "" when not recorded. Lets a clinic later see which suggestions work.
+    suggestion = models.CharField(max_length=40, blank=True)
     note = models.TextField(blank=True, max_length=2000)
     created_at = models.DateTimeField(default=timezone.now)
 

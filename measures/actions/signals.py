@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from sessions_app.models import Case
 
+from .. import repairs
 from ..models import Signal, SignalAction
 
 
@@ -57,8 +58,11 @@ def do_acknowledge_signal(signal, *, acting_user, now=None):
     """Mark an open flag acknowledged ("I have seen it and will address it"). Returns True if it changed.
 
     Only an OPEN flag changes; acknowledging twice (a double click), or a resolved or cleared
-    flag, is a no-op that writes nothing. Appends an ACKNOWLEDGED SignalAction.
+    flag, is a no-op that writes nothing, as is an informational note (not a flag). Appends an
+    ACKNOWLEDGED SignalAction.
     """
+    if signal.severity == Signal.Severity.INFO:
+        return False
     return _move_signal(
         signal,
         from_statuses=[Signal.Status.OPEN],
@@ -69,16 +73,22 @@ def do_acknowledge_signal(signal, *, acting_user, now=None):
     )
 
 
-def do_resolve_signal(signal, *, repair, note, acting_user, now=None):
+def do_resolve_signal(signal, *, repair, note, acting_user, suggestion="", now=None):
     """Close an open or acknowledged flag with what was done about it. Returns True if it changed.
 
-    `repair` is a SignalAction.Repair value, `note` a short free text (may be empty). The flag
+    `repair` is a SignalAction.Repair value, `note` a short free text (may be empty),
+    `suggestion` the key of the kind's repair suggestion that was used (measures.repairs), OTHER,
+    or "" when the therapist did not say; an informational note cannot be resolved. The flag
     keeps holds=True: while the engine still finds the condition, the reconciler reopens it
     only on a more severe finding, not on every re-evaluation. A second submission (double
     click) or a flag already closed is a no-op. Appends a RESOLVED SignalAction.
     """
     if repair not in SignalAction.Repair.values:
         raise ValueError(f"unknown repair {repair!r}")
+    if suggestion and not repairs.is_known_choice(signal.kind, suggestion):
+        raise ValueError(f"suggestion {suggestion!r} is not one for {signal.kind!r}")
+    if signal.severity == Signal.Severity.INFO:
+        return False  # a note informs; only warnings and alerts are flags to resolve
     return _move_signal(
         signal,
         from_statuses=Signal.OPEN_STATUSES,
@@ -88,5 +98,6 @@ def do_resolve_signal(signal, *, repair, note, acting_user, now=None):
         now=now or timezone.now(),
         closed=True,
         repair=repair,
+        suggestion=suggestion,
         note=note.strip(),
     )

@@ -137,7 +137,7 @@ CONFIRMED_BY_NONE = ""
 # Evidence values that are codes, in words.
 EVIDENCE_VALUE_LABELS = {
     "confirmed_by": {
-        CONFIRMED_BY_SIZE: "its size",
+        CONFIRMED_BY_SIZE: "the size of the drop",
         CONFIRMED_BY_NEXT_CHECK: "the next check",
         CONFIRMED_BY_HELD: "still below the usual level",
     },

@@ -8,6 +8,7 @@ from django.db.models import F
 
 from measures.management.commands.seed_demo import DEMO_PASSWORD, DEMO_SLUG
 from measures.models import CaseEvaluation, Signal
+from measures.repairs import suggestions_for
 from sessions_app.models import Case
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser]
@@ -58,14 +59,35 @@ def test_a_therapist_finds_acknowledges_and_resolves_a_declining_client(page, ar
 
     card = page.locator("article.flag-card").first  # the most severe open flag: the caseload's reason
     card_id = card.get_attribute("id")
+    assert card.locator(".flag-message").is_visible()
+    assert not card.locator("dl.evidence").is_visible()  # folded under "How this was decided"
+    card.get_by_text("How this was decided").click()
     assert card.locator("dl.evidence").is_visible()
+    assert card.get_by_text("To try in the next session").is_visible()
     card.get_by_role("button", name="Acknowledge").click()
     page.wait_for_load_state()
     card = page.locator(f"#{card_id}")
     assert card.get_by_text("acknowledged", exact=True).is_visible()
     assert card.get_by_role("button", name="Acknowledge").count() == 0
 
-    card.get_by_label("What was done").select_option("adjusted_goals")
+    # Resolve without choosing what was done: refused, with the error beside the field.
+    card.get_by_label("Short note").fill("Agreed smaller weekly goals together")
+    card.get_by_role("button", name="Resolve").click()
+    page.wait_for_load_state()
+    card = page.locator(f"#{card_id}")
+    error = card.locator(".invalid-feedback")
+    assert error.is_visible() and error.inner_text() == "Choose what was done."
+    select = card.get_by_label("What was done")
+    assert select.get_attribute("aria-invalid") == "true"
+    assert select.evaluate("element => element === document.activeElement")  # focus on the refused field
+    card.scroll_into_view_if_needed()
+    page.screenshot(path=str(artifacts / "resolve_refused.png"))
+    assert select.get_attribute("aria-describedby") == error.get_attribute("id")
+    assert card.get_by_label("Short note").input_value() == "Agreed smaller weekly goals together"
+    assert Signal.objects.get(pk=int(card_id.removeprefix("flag-"))).status == "acknowledged"
+
+    select.select_option("adjusted_goals")
+    card.get_by_label("Suggestion used").select_option(index=1)
     card.get_by_label("Short note").fill("Agreed smaller weekly goals together")
     card.get_by_role("button", name="Resolve").click()
     page.wait_for_url(re.compile(r".*#history$"))
@@ -75,6 +97,33 @@ def test_a_therapist_finds_acknowledges_and_resolves_a_declining_client(page, ar
     signal = Signal.objects.get(pk=int(card_id.removeprefix("flag-")))
     assert signal.status == "resolved" and signal.holds
     assert list(signal.actions.values_list("action", flat=True))[-2:] == ["acknowledged", "resolved"]
+    assert signal.actions.get(action="resolved").suggestion == suggestions_for(signal.kind)[0].key
+    assert history.get_by_text("Suggestion used:").first.is_visible()
+
+
+def test_the_case_page_prints_as_a_clean_report(page, artifacts):
+    call_command("seed_demo", verbosity=0)
+    therapist, case = therapist_with_a_declining_client_on_top()
+    page.goto("/login/")
+    page.get_by_label("Email").fill(therapist.email)
+    page.get_by_label("Password").fill(DEMO_PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url("**/caseload/")
+    page.goto(f"/cases/{case.pk}/")
+    legend = page.locator("ul.chart-legend")
+    assert legend.is_visible() and "resolved flag" in legend.inner_text()
+    assert page.locator("button:visible").count() > 0  # on screen the buttons are there
+
+    page.emulate_media(media="print")
+    page.screenshot(path=str(artifacts / "case_print.png"), full_page=True)
+    assert page.locator("nav").count() >= 1 and page.locator("nav:visible").count() == 0
+    shown = page.locator("button:visible, form:visible, select:visible, input:visible")
+    assert shown.count() == 0, shown.evaluate_all("els => els.map(e => e.outerHTML.slice(0, 120))")
+    assert page.locator("#chart svg.chart").first.is_visible()
+    assert page.locator("ul.chart-legend").is_visible()
+    assert page.locator("article.flag-card").first.is_visible()
+    assert page.locator("#sessions").is_hidden()
+    assert page.get_by_text("Case report printed").is_visible()
 
 
 def test_a_couples_case_page_shows_one_line_per_partner(page, artifacts):

@@ -36,7 +36,7 @@ def test_the_chart_draws_one_line_per_partner_with_the_cutoff_and_markers(login,
     assert "Session 2: no check from Jordan Rivera" in chart
     assert "Session 3: no-show" in chart
     assert "Session 2: Split alliance (warning, open)" in chart
-    assert body.count('<svg class="chart"') == 4  # total, goals, tasks, bond
+    assert body.count('<svg class="chart"') == 6  # total, goals, tasks, bond, and the couple's two items
     assert "The charts&#x27; figures as a table" in body or "The charts' figures as a table" in body
 
 

@@ -4,7 +4,7 @@ import pytest
 from django.urls import reverse
 
 from measures.evaluation import do_evaluate_case
-from measures.models import CaseEvaluation
+from measures.models import CaseEvaluation, Signal
 from sessions_app.models import Case, TherapySession
 from tests.builders import make_case, make_response, make_session
 from tests.dashboard.flags import make_signal
@@ -136,6 +136,8 @@ def test_a_long_caseload_is_paged_riskiest_first_keeping_the_filters(login, ther
     from tests.dashboard.bulk import bulk_caseload
 
     built = bulk_caseload(therapist, cases=PAGE_SIZE + 5, sessions=1)
+    # Every flag acted on, so that risk alone orders the pages (unacted flags would come first).
+    Signal.objects.filter(case__in=built).update(status="acknowledged")
     CaseEvaluation.objects.filter(case=built[3]).update(risk_score=100)
     CaseEvaluation.objects.filter(case=built[4]).update(risk_score=0)
     client = login(therapist)

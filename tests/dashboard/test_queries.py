@@ -45,7 +45,8 @@ def test_a_filtered_caseload_runs_the_same_queries(login, therapist, django_asse
 #  5. participants  6. sessions  7. their invitations  8. their responses  9. the answers with items
 #  10. the case's flags with their sessions  11. the flags' actions with their actors
 #  12. the header's count of unseen flags  13. the user's clinic (header)
-CASE_QUERIES = 13
+#  14. the couple/family items' answers (the tested case is a couple)
+CASE_QUERIES = 14
 
 
 @pytest.mark.parametrize(("cases", "sessions"), [(5, 3), (200, 3), (5, 50)])

@@ -73,7 +73,7 @@ EVIDENCE_ROWS = [
     ({"drop": 0.0}, [("drop", "0")]),
     ({"from_ceiling": False}, [("after full marks", "no")]),
     ({"follows_signal": True}, [("after a score signal", "yes")]),
-    ({"confirmed_by": "size"}, [("confirmed by", "its size")]),
+    ({"confirmed_by": "size"}, [("confirmed by", "the size of the drop")]),
     ({"confirmed_by": "next_check"}, [("confirmed by", "the next check")]),
     ({"confirmed_by": "held"}, [("confirmed by", "still below the usual level")]),
     ({"rupture": 1}, [("rupture answer", "something felt off, not talked through")]),
