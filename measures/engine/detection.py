@@ -186,10 +186,13 @@ class _Participant:
 def _track_participant(
     pid: str, observations: Sequence[Observation], settings: EngineSettings, th: Thresholds
 ) -> _Track:
+    # A pending check carries no information yet: no detector sees it, nothing is raised at its
+    # session, and the sessions after it keep their numbers.
+    settled = [obs for obs in observations if not obs.pending]
     walker = _Participant(settings, th)
-    states = [walker.step(obs) for obs in observations]
-    sessions = [obs.session_number for obs in observations]
-    summary = walker.summary(pid, observations)
+    states = [walker.step(obs) for obs in settled]
+    sessions = [obs.session_number for obs in settled]
+    summary = walker.summary(pid, settled)
     return _Track(sessions, states, walker.checks.by_session, summary)
 
 
@@ -274,6 +277,8 @@ def compute_case(
     A case with one participant never yields split_alliance; split findings name the lower member.
     ``labels`` (participant id -> a name a therapist knows) words messages that mention another
     member; without it they use the id (as the replay does, whose ids are the clinic's own).
+    Pending observations are passed over (neither answered nor skipped; see Observation) and
+    count in no summary: "14 of 14 answered" stays so while the 15th check is pending.
     """
     th = compute_thresholds(settings)
     tracks: dict[str, _Track] = {}
