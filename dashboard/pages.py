@@ -13,6 +13,7 @@ from django.db.models.functions import RowNumber
 from django.utils import timezone
 
 from measures.engine import contract
+from measures.evaluation import is_check_pending
 from measures.models import Answer, Response, Signal, SignalAction
 from sessions_app.models import Case, Participant, TherapySession
 
@@ -240,6 +241,8 @@ class CheckCell:
     invitation: object = None
     response: object = None
     answers: list = field(default_factory=list)
+    # Unanswered but still answerable (measures.evaluation.is_check_pending): not a missed check.
+    pending: bool = False
 
     @property
     def state(self):
@@ -328,6 +331,7 @@ def load_case_page(case, *, record_choices=(), now=None):
                 invitation=invitations.get(p.pk),
                 response=responses.get(p.pk),
                 answers=list(responses[p.pk].answers.all()) if p.pk in responses else [],
+                pending=p.pk not in responses and is_check_pending(session, invitations.get(p.pk), now),
             )
             for p in participants
             if p.is_active or p.pk in responses
@@ -410,7 +414,7 @@ def case_charts(case, active, counted, rows, signals):
             )
             continue
         for cell in by_session[session.pk].checks:
-            if cell.response is None and cell.participant.pk in style:
+            if cell.response is None and not cell.pending and cell.participant.pk in style:
                 markers.append(
                     charts.Marker(
                         position[session.pk],
