@@ -390,6 +390,29 @@ def report(run, live, replayed, differences, seconds, out=print):
     out(f"time: {seconds:.1f} s")
 
 
+def explain(run, differences, now, out=print):
+    """For each client with a difference: the live flags and their actions, and each check's times."""
+    from measures.models import SignalAction, SurveyInvitation
+    from sessions_app.models import Participant, TherapySession
+
+    for client in sorted({key[0] for _side, key, _count in differences}):
+        out(f"client {client}:")
+        for flag in run.flags:
+            if str(flag.participant_id) == client:
+                at = f"{flag.at:%d.%m %H:%M}"
+                out(f"  live {flag.action} {flag.kind} {flag.severity} session {flag.session_id} at {at}")
+        for action in SignalAction.objects.filter(signal__participant_id=client).select_related("signal"):
+            out(f"  action {action.action} {action.signal.kind} {action.severity} at {action.created_at:%d.%m %H:%M}")
+        case_id = Participant.objects.filter(pk=client).values_list("case_id", flat=True)[:1]
+        for session in TherapySession.counted(TherapySession.objects.filter(case_id__in=case_id), now):
+            checks = [
+                f"p{i.participant_id}: sent {i.created_at:%d.%m %H:%M} "
+                + (f"done {i.completed_at:%d.%m %H:%M}" if i.completed_at else f"expired {i.expires_at:%d.%m %H:%M}")
+                for i in SurveyInvitation.objects.filter(session=session).order_by("participant_id")
+            ]
+            out(f"  session {session.pk} {session.scheduled_start:%m-%d %H:%M} {session.status} {'; '.join(checks)}")
+
+
 def _recreate_postgres(url):
     import psycopg2
 
@@ -410,6 +433,7 @@ def main():
     parser.add_argument("--clients", type=int, default=60)
     parser.add_argument("--weeks", type=int, default=12)
     parser.add_argument("--seed", type=int, default=9)
+    parser.add_argument("--explain", action="store_true", help="print the history of every client with a difference")
     parser.add_argument("--url", help="postgres://… (re-created, dropped at the end); default: a temporary SQLite file")
     args = parser.parse_args()
     directory = tempfile.TemporaryDirectory()
@@ -443,6 +467,8 @@ def main():
             progress=lambda text: print(f"  {text} ({time.perf_counter() - started:.0f} s)", flush=True),
         )
         report(*result, time.perf_counter() - started)
+        if args.explain and result[3]:
+            explain(result[0], result[3], result[0].end)
     finally:
         connections.close_all()
         if admin is not None:

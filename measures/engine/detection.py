@@ -85,6 +85,7 @@ class _Track:
     states: list[dict[str, State | None]]
     totals: dict[int, float]  # session_number -> total, answered checks only
     summary: ParticipantSummary
+    pending: frozenset[int] = frozenset()  # session numbers whose check is still pending
 
 
 class _Participant:
@@ -193,7 +194,8 @@ def _track_participant(
     states = [walker.step(obs) for obs in settled]
     sessions = [obs.session_number for obs in settled]
     summary = walker.summary(pid, settled)
-    return _Track(sessions, states, walker.checks.by_session, summary)
+    pending = frozenset(obs.session_number for obs in observations if obs.pending)
+    return _Track(sessions, states, walker.checks.by_session, summary, pending)
 
 
 def _split_states(
@@ -205,8 +207,14 @@ def _split_states(
     """Per session of the case, the split-alliance state keyed by the lower member."""
     all_sessions = sorted({sn for track in tracks.values() for sn in track.sessions})
     detector = SplitAlliance(settings, th, labels)
+    # A session is judged once every member's check is settled: while one is pending, the gap
+    # between the others says nothing yet (a family's split would clear and reopen). Held.
     states = [
-        detector.step({pid: t.totals[sn] for pid, t in tracks.items() if sn in t.totals})
+        detector.step(
+            {}
+            if any(sn in t.pending for t in tracks.values())
+            else {pid: t.totals[sn] for pid, t in tracks.items() if sn in t.totals}
+        )
         for sn in all_sessions
     ]
     return all_sessions, states

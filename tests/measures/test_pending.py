@@ -221,3 +221,24 @@ def test_a_malformed_pending_value_is_refused(row, reason):
     header = ",".join(REPLAY_EXPORT_COLUMNS)
     with pytest.raises(ReplayError, match=reason):
         read_replay(io.StringIO(f"{header}\n{row}\n"), EngineSettings())
+
+
+def test_a_familys_split_waits_until_every_members_check_is_settled():
+    # found by bench/live_replay.py: with the third member's check pending, the gap between the two
+    # who answered cleared a family's split, which reopened when the third answered
+    steady = [8.0, 8.5, 7.5, 8.0, 8.5]
+
+    def family(third):
+        members = {pid: [_obs(n, "answered", v) for n, v in enumerate(steady, start=1)] for pid in "abc"}
+        members["a"].append(_obs(6, "answered", 8.0))
+        members["b"].append(_obs(6, "answered", 3.0))
+        members["c"].append(_obs(6, third, 8.0))
+        return members
+
+    def splits(kind_of_third):
+        result = compute_case(family(kind_of_third), EngineSettings())
+        return [(f.participant_id, f.session_number) for f in result.findings if f.kind == "split_alliance"]
+
+    assert splits("skipped") == [("b", 6)]  # a and b answered, c's check expired: judged
+    assert splits("pending") == []  # c may still answer: not judged yet
+    assert splits("answered") == [("b", 6)]
