@@ -23,6 +23,13 @@ raises (each onset and each escalation) equals that of every flag the live app o
 escalated (Signal rows and their SignalAction history), the session being the flag's session
 at that moment. Every difference is printed, and the flags opened or escalated while the check
 of their own session was still pending are counted (they must be 0).
+
+The equality holds when each participant's checks settle in session order, as they do with
+sessions further apart than the checks' expiry (the default courses: mostly weekly, 4-day links).
+When a check is still pending as the next session is recorded (--gap 3), the live app judges
+the later session first and the two paths can differ by the session a finding is put at, or a
+finding that held for one session only is never opened live (the reconcile opens active
+findings); the run prints how many checks settled out of order so that case is visible.
 """
 
 from __future__ import annotations
@@ -80,6 +87,7 @@ class Run:
     never_answered: int = 0
     reminders: int = 0
     evaluations_on_expiry: int = 0
+    out_of_order: int = 0
     end: datetime | None = None
     flags: list[LiveFlag] = field(default_factory=list)
 
@@ -116,12 +124,14 @@ def _item_values(items, goals, tasks, bond, rupture):
     return values
 
 
-def simulate_clinic(clinic, therapist, *, clients, weeks, seed, beat_step=BEAT_STEP, progress=None):
+def simulate_clinic(clinic, therapist, *, clients, weeks, seed, beat_step=BEAT_STEP, gap_days=None, progress=None):
     """Drive the clinic through the real actions and tasks for `weeks` weeks. Returns a Run.
 
     Beat wakes every `beat_step` and runs each periodic task whose crontab fired since its last
     wake: every 15 minutes is the real schedule; a coarser step (the CI test) runs the same tasks
-    less often, which must not change what is found, only when.
+    less often, which must not change what is found, only when. `gap_days` fixes the days between
+    sessions (default: each course's own, mostly a week); shorter than the checks' expiry, a
+    check is still pending when the next session is recorded.
 
     Must run outside a transaction (work is committed as it would be by requests and the worker,
     so tasks queued on commit run, eagerly) and with Celery eager.
@@ -223,7 +233,7 @@ def simulate_clinic(clinic, therapist, *, clients, weeks, seed, beat_step=BEAT_S
             # the next session, as the course has it (a week on, sometimes 4, 10 or 14 days)
             course = next(iter(courses.values()))
             if k + 1 < len(course):
-                gap = (course[k + 1].session_date - course[k].session_date).days
+                gap = gap_days or (course[k + 1].session_date - course[k].session_date).days
                 start = session.scheduled_start + timedelta(days=gap)
                 push(start - timedelta(days=int(rng.integers(1, min(gap, 6) + 1))), "schedule", case.pk, k + 1, start)
         elif event.what == "answer":
@@ -361,11 +371,34 @@ def compare(live, replay):
     return differences
 
 
-def run_and_compare(clinic, therapist, *, clients, weeks, seed, beat_step=BEAT_STEP, progress=None):
+def settled_out_of_order(now):
+    """How many times a participant's check settled (answered, expired, or the session missed)
+    after the check of their next session: the live app then saw a later session before an
+    earlier one, the hardest case for live = replay."""
+    from measures.models import SurveyInvitation
+    from sessions_app.models import Participant, TherapySession
+
+    settled = {(i.participant_id, i.session_id): i.completed_at or i.expires_at for i in SurveyInvitation.objects.all()}
+    by_case = {}
+    for session in TherapySession.objects.all():
+        by_case.setdefault(session.case_id, []).append(session)
+    count = 0
+    for participant in Participant.objects.all():
+        times = [
+            settled.get((participant.pk, s.pk), s.status_changed_at or s.scheduled_start)
+            for s in TherapySession.counted(by_case.get(participant.case_id, []), now)
+        ]
+        count += sum(1 for a, b in zip(times, times[1:], strict=False) if a > b)
+    return count
+
+
+def run_and_compare(clinic, therapist, *, clients, weeks, seed, beat_step=BEAT_STEP, gap_days=None, progress=None):
     """The whole check: returns (run, live, replay, differences)."""
     run = simulate_clinic(
-        clinic, therapist, clients=clients, weeks=weeks, seed=seed, beat_step=beat_step, progress=progress
+        clinic, therapist, clients=clients, weeks=weeks, seed=seed, beat_step=beat_step, gap_days=gap_days,
+        progress=progress,
     )
+    run.out_of_order = settled_out_of_order(run.end)
     history = export_history(clinic, run.end)
     replayed = replay_findings(clinic, history)
     live = live_findings(run, run.end)
@@ -377,7 +410,8 @@ def report(run, live, replayed, differences, seconds, out=print):
     out(
         f"{run.clients} clients in {run.cases} cases over {(run.end - START).days // 7} weeks: {run.sessions} sessions "
         f"scheduled, {run.attended} attended, {run.submitted} checks answered, {run.never_answered} never answered, "
-        f"{run.reminders} reminders, {run.evaluations_on_expiry} evaluations on expiry"
+        f"{run.reminders} reminders, {run.evaluations_on_expiry} evaluations on expiry; "
+        f"{run.out_of_order} checks settled after the next session's"
     )
     by_severity = Counter(severity for *_rest, severity in live)
     out(f"live flags opened or escalated: {len(live)} ({dict(sorted(by_severity.items()))})")
@@ -433,6 +467,7 @@ def main():
     parser.add_argument("--clients", type=int, default=60)
     parser.add_argument("--weeks", type=int, default=12)
     parser.add_argument("--seed", type=int, default=9)
+    parser.add_argument("--gap", type=int, help="days between sessions (default: each course's own)")
     parser.add_argument("--explain", action="store_true", help="print the history of every client with a difference")
     parser.add_argument("--url", help="postgres://… (re-created, dropped at the end); default: a temporary SQLite file")
     args = parser.parse_args()
@@ -463,7 +498,7 @@ def main():
         print(f"database: {'PostgreSQL' if args.url else 'SQLite'}; seed {args.seed}")
         started = time.perf_counter()
         result = run_and_compare(
-            clinic, therapist, clients=args.clients, weeks=args.weeks, seed=args.seed,
+            clinic, therapist, clients=args.clients, weeks=args.weeks, seed=args.seed, gap_days=args.gap,
             progress=lambda text: print(f"  {text} ({time.perf_counter() - started:.0f} s)", flush=True),
         )
         report(*result, time.perf_counter() - started)
