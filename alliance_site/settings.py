@@ -321,6 +321,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "measures.tasks.send_due_reminders",
         "schedule": crontab(minute="*/30"),
     },
+    # A check whose link expired unanswered now counts as skipped: re-evaluate its case.
+    "evaluate-expired-checks": {
+        "task": "measures.tasks.evaluate_expired_checks",
+        "schedule": crontab(minute="*/30"),
+    },
     "nightly-sweep": {
         "task": "measures.tasks.nightly_sweep",
         "schedule": crontab(hour=2, minute=15),

@@ -19,6 +19,7 @@ from django.utils.safestring import mark_safe
 from measures import repairs
 from measures.actions.invitations import takes_new_checks
 from measures.engine import contract
+from measures.evaluation import is_check_pending
 from measures.models import Answer, Response, Signal, SignalAction, SurveyInvitation
 from sessions_app.models import Case, Participant, TherapySession
 
@@ -276,6 +277,8 @@ class CheckCell:
     invitation: object = None
     response: object = None
     answers: list = field(default_factory=list)
+    # Unanswered but still answerable (measures.evaluation.is_check_pending): not a missed check.
+    pending: bool = False
 
     @property
     def state(self):
@@ -428,13 +431,15 @@ def load_case_page(case, *, record_choices=(), now=None):
         checks = []
         for p in participants:
             response = responses.get((session.pk, p.pk))
+            invitation = invitations.get((session.pk, p.pk))
             if p.is_active or response is not None:
                 checks.append(
                     CheckCell(
                         participant=p,
-                        invitation=invitations.get((session.pk, p.pk)),
+                        invitation=invitation,
                         response=response,
                         answers=answers.get(response.pk, []) if response is not None else [],
+                        pending=response is None and is_check_pending(session, invitation, now),
                     )
                 )
         started = session.scheduled_start <= now
@@ -520,7 +525,7 @@ def case_charts(case, active, counted, rows, signals):
             )
             continue
         for cell in by_session[session.pk].checks:
-            if cell.response is None and cell.participant.pk in style:
+            if cell.response is None and not cell.pending and cell.participant.pk in style:
                 markers.append(
                     charts.Marker(
                         position[session.pk],

@@ -18,9 +18,19 @@ from django.utils import timezone
 from sessions_app.models import Case, CaseEvent, Participant, TherapySession
 
 from . import engine
+from .actions.invitations import takes_new_checks
 from .definitions import SERIES
 from .engine.calibration import compute_calibration
-from .models import Answer, CaseEvaluation, ClinicCalibration, Instrument, Response, Signal, SignalAction
+from .models import (
+    Answer,
+    CaseEvaluation,
+    ClinicCalibration,
+    Instrument,
+    Response,
+    Signal,
+    SignalAction,
+    SurveyInvitation,
+)
 from .queue import queue_on_commit
 
 logger = logging.getLogger(__name__)
@@ -33,8 +43,34 @@ def _float(value):
     return None if value is None else float(value)
 
 
+def is_check_pending(session, invitation, now):
+    """Whether an attended session's unanswered check of one participant may still be answered:
+    its link is valid (not completed, not expired), or it has no invitation yet while one may
+    still be created (the one rule of which sessions get a check, takes_new_checks: the nightly
+    sweep creates it). A pending check is neither answered nor skipped (DESIGN.md)."""
+    if session.status != TherapySession.Status.ATTENDED:
+        return False
+    if invitation is None:
+        return takes_new_checks(session, now)
+    return invitation.completed_at is None and invitation.expires_at > now
+
+
+def _open_checks(invitations, now):
+    """(participant id, session id) of invitations still open at ``now``, and of every
+    invitation at all (to tell "not created yet" from "expired")."""
+    known, still_open = set(), set()
+    for participant_id, session_id, completed_at, expires_at in invitations.values_list(
+        "participant_id", "session_id", "completed_at", "expires_at"
+    ):
+        known.add((participant_id, session_id))
+        if completed_at is None and expires_at > now:
+            still_open.add((participant_id, session_id))
+    return known, still_open
+
+
 def load_observations(case, *, now=None):
-    """participant id (str) → list[engine.Observation], in session order. Three queries."""
+    """participant id (str) → list[engine.Observation], in session order. Four queries:
+    participants, sessions, responses, invitations (for the pending checks)."""
     now = now or timezone.now()
     participants = list(case.participants.filter(is_active=True))
     sessions = TherapySession.counted(case.sessions.filter(status__in=COUNTED, scheduled_start__lte=now), now)
@@ -44,11 +80,12 @@ def load_observations(case, *, now=None):
             "participant_id", "session_id", "goals", "tasks", "bond", "rupture"
         )
     }
-    return participants, sessions, _series(participants, sessions, responses)
+    checks = _open_checks(SurveyInvitation.objects.filter(session__case=case), now)
+    return participants, sessions, _series(participants, sessions, responses, checks, now)
 
 
 def load_clinic_observations(clinic, *, now=None):
-    """Every participant's series in the clinic (for calibration). Three queries in all."""
+    """Every participant's series in the clinic (for calibration). Four queries in all."""
     now = now or timezone.now()
     participants = list(Participant.objects.filter(case__clinic=clinic, is_active=True))
     sessions_by_case = {}
@@ -62,19 +99,28 @@ def load_clinic_observations(clinic, *, now=None):
             "participant_id", "session_id", "goals", "tasks", "bond", "rupture"
         )
     }
+    checks = _open_checks(SurveyInvitation.objects.filter(session__case__clinic=clinic), now)
     series = []
     for participant in participants:
         sessions = sessions_by_case.get(participant.case_id, [])
-        series.extend(_series([participant], sessions, responses).values())
+        series.extend(_series([participant], sessions, responses, checks, now).values())
     return series
 
 
-def _series(participants, sessions, responses):
+def _series(participants, sessions, responses, checks, now):
+    known, still_open = checks
     series = {}
     for participant in participants:
         observations = []
         for number, session in enumerate(sessions, start=1):
-            response = responses.get((participant.pk, session.pk))
+            key = (participant.pk, session.pk)
+            response = responses.get(key)
+            # the same rule as is_check_pending, on the preloaded invitations
+            pending = (
+                response is None
+                and session.status == TherapySession.Status.ATTENDED
+                and (key in still_open or (key not in known and takes_new_checks(session, now)))
+            )
             observations.append(
                 engine.Observation(
                     session_number=number,
@@ -84,6 +130,7 @@ def _series(participants, sessions, responses):
                     tasks=_float(response.tasks) if response else None,
                     bond=_float(response.bond) if response else None,
                     rupture=response.rupture if response else None,
+                    pending=pending,
                 )
             )
         series[str(participant.pk)] = observations

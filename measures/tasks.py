@@ -12,7 +12,7 @@ from datetime import timedelta
 
 from celery import shared_task
 from django.db import transaction
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 
 from accounts.models import Clinic
@@ -108,6 +108,34 @@ def _email_invitation(invitation_id, *, reminder):
     invitation = SurveyInvitation.objects.select_related("participant", "session__case__clinic").get(pk=invitation_id)
     purpose = InvitationToken.Purpose.REMINDER if reminder else InvitationToken.Purpose.EMAIL
     notifications.send_invitation_email(invitation, do_issue_token(invitation, purpose), reminder=reminder)
+
+
+@shared_task
+def evaluate_expired_checks():
+    """Every 30 minutes: re-evaluate the cases whose checks expired unanswered since their last
+    evaluation.
+
+    A pending check is neither answered nor skipped; it becomes skipped when its link expires,
+    which is only time passing (expires_at), so no action notices it. Idempotent: the evaluation
+    moves the case's evaluated_at past the expiry, and the next run finds nothing. Expiries older
+    than SWEEP_WINDOW are left to nobody (the nightly sweep re-evaluated them meanwhile).
+    """
+    now = timezone.now()
+    expired = SurveyInvitation.objects.filter(
+        completed_at__isnull=True,
+        expires_at__lte=now,
+        expires_at__gt=now - SWEEP_WINDOW,
+        session__status=TherapySession.Status.ATTENDED,
+        session__case__status=Case.Status.ACTIVE,
+    ).filter(
+        Q(session__case__evaluation__isnull=True)
+        | Q(expires_at__gt=F("session__case__evaluation__evaluated_at"))
+    )
+    case_ids = sorted(set(expired.values_list("session__case_id", flat=True)))
+    for case_id in case_ids:
+        do_evaluate_case(case_id, now=now)
+    logger.info("expired checks: %d cases evaluated", len(case_ids))
+    return len(case_ids)
 
 
 @shared_task

@@ -54,7 +54,8 @@ def compute_calibration(
     Uses participants with at least 3 answered checks; returns None when fewer than ``minimum``
     qualify or the estimates are degenerate, so that the caller keeps its defaults. Spread is the
     SD of each participant's first answered check; reliability is clipped to [0.3, 0.97]. The
-    engagement rate (sessions missed or without a check) is clipped to [0.02, 0.5].
+    engagement rate (sessions missed or without a check) is clipped to [0.02, 0.5]. Pending checks
+    (Observation.pending) count nowhere.
 
     Two successive checks both at the same end of ``scale`` (full marks twice) are censored: the
     scale hides how far they really differ, and counting their zero difference as "no noise"
@@ -66,6 +67,7 @@ def compute_calibration(
     used = 0
     sessions = events = 0
     for observations in series_list:
+        observations = [o for o in observations if not o.pending]  # no information yet
         sessions += len(observations)
         events += sum(1 for o in observations if not (o.attended and o.is_answered))
         checks = [o for o in observations if o.attended and o.total is not None]

@@ -80,8 +80,14 @@ REPLAY_INPUT_COLUMNS = (
     "attended",
     *SUBSCALES,
 )
-REPLAY_OPTIONAL_COLUMNS = ("rupture",)
-REPLAY_COLUMNS = REPLAY_INPUT_COLUMNS + REPLAY_OPTIONAL_COLUMNS
+# "pending": 1 on an attended session whose check can still be answered (its link is valid), so
+# a history exported from the live app replays as the app saw it; empty or 0 otherwise. Files
+# without the column hold no pending checks.
+REPLAY_PENDING_COLUMN = "pending"
+REPLAY_OPTIONAL_COLUMNS = ("rupture", REPLAY_PENDING_COLUMN)
+# What a finished history needs (the simulator writes these); an export of the live app adds pending.
+REPLAY_COLUMNS = (*REPLAY_INPUT_COLUMNS, "rupture")
+REPLAY_EXPORT_COLUMNS = (*REPLAY_COLUMNS, REPLAY_PENDING_COLUMN)
 REPLAY_OUTPUT_COLUMNS = ("client_id", "case_id", "session_number", "signal", "severity", "message")
 
 # Evidence: every key a finding's evidence may hold, in words a therapist reads (shown under

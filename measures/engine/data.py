@@ -37,6 +37,10 @@ class Observation:
     Scores are subscale means on the instrument's scale, None where no check was answered.
     ``rupture``: None = not answered, 0 = nothing felt off, 1 = something felt off and was not
     talked through (or unknown), 2 = it felt off and was talked through in the session.
+    ``pending``: an attended session whose check can still be answered (its link is valid, or the
+    check is still to be sent). It is neither answered nor skipped: every detector passes over it
+    (it carries no information yet) and the session keeps its number; once answered or expired it
+    is an ordinary observation. Only an attended session without scores can be pending.
     """
 
     session_number: int
@@ -46,6 +50,7 @@ class Observation:
     tasks: float | None
     bond: float | None
     rupture: int | None = None
+    pending: bool = False
 
     @property
     def is_answered(self) -> bool:

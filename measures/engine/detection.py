@@ -85,6 +85,7 @@ class _Track:
     states: list[dict[str, State | None]]
     totals: dict[int, float]  # session_number -> total, answered checks only
     summary: ParticipantSummary
+    pending: frozenset[int] = frozenset()  # session numbers whose check is still pending
 
 
 class _Participant:
@@ -186,11 +187,15 @@ class _Participant:
 def _track_participant(
     pid: str, observations: Sequence[Observation], settings: EngineSettings, th: Thresholds
 ) -> _Track:
+    # A pending check carries no information yet: no detector sees it, nothing is raised at its
+    # session, and the sessions after it keep their numbers.
+    settled = [obs for obs in observations if not obs.pending]
     walker = _Participant(settings, th)
-    states = [walker.step(obs) for obs in observations]
-    sessions = [obs.session_number for obs in observations]
-    summary = walker.summary(pid, observations)
-    return _Track(sessions, states, walker.checks.by_session, summary)
+    states = [walker.step(obs) for obs in settled]
+    sessions = [obs.session_number for obs in settled]
+    summary = walker.summary(pid, settled)
+    pending = frozenset(obs.session_number for obs in observations if obs.pending)
+    return _Track(sessions, states, walker.checks.by_session, summary, pending)
 
 
 def _split_states(
@@ -202,8 +207,14 @@ def _split_states(
     """Per session of the case, the split-alliance state keyed by the lower member."""
     all_sessions = sorted({sn for track in tracks.values() for sn in track.sessions})
     detector = SplitAlliance(settings, th, labels)
+    # A session is judged once every member's check is settled: while one is pending, the gap
+    # between the others says nothing yet (a family's split would clear and reopen). Held.
     states = [
-        detector.step({pid: t.totals[sn] for pid, t in tracks.items() if sn in t.totals})
+        detector.step(
+            {}
+            if any(sn in t.pending for t in tracks.values())
+            else {pid: t.totals[sn] for pid, t in tracks.items() if sn in t.totals}
+        )
         for sn in all_sessions
     ]
     return all_sessions, states
@@ -274,6 +285,8 @@ def compute_case(
     A case with one participant never yields split_alliance; split findings name the lower member.
     ``labels`` (participant id -> a name a therapist knows) words messages that mention another
     member; without it they use the id (as the replay does, whose ids are the clinic's own).
+    Pending observations are passed over (neither answered nor skipped; see Observation) and
+    count in no summary: "14 of 14 answered" stays so while the 15th check is pending.
     """
     th = compute_thresholds(settings)
     tracks: dict[str, _Track] = {}

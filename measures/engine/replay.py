@@ -15,9 +15,11 @@ from dataclasses import dataclass
 from typing import TextIO
 
 from .contract import (
+    REPLAY_EXPORT_COLUMNS,
     REPLAY_INPUT_COLUMNS,
     REPLAY_OPTIONAL_COLUMNS,
     REPLAY_OUTPUT_COLUMNS,
+    REPLAY_PENDING_COLUMN,
     RUPTURE_LABELS,
     SUBSCALES,
 )
@@ -119,6 +121,7 @@ class _Layout:
 
     index: dict[str, int]
     rupture: int | None
+    pending: int | None
     width: int  # a row needs at least this many fields
     fields: int  # as many as the header has
 
@@ -136,10 +139,12 @@ def _layout(header_line: int, header: list[str]) -> _Layout:
         raise ReplayError(header_line, f"duplicate column(s): {', '.join(repeated)}")
     index = {column: names.index(column) for column in INPUT_COLUMNS}
     rupture = names.index("rupture") if "rupture" in names else None
+    pending = names.index(REPLAY_PENDING_COLUMN) if REPLAY_PENDING_COLUMN in names else None
     width = max(index.values()) + 1
-    if rupture is not None:
-        width = max(width, rupture + 1)
-    return _Layout(index=index, rupture=rupture, width=width, fields=len(header))
+    for optional in (rupture, pending):
+        if optional is not None:
+            width = max(width, optional + 1)
+    return _Layout(index=index, rupture=rupture, pending=pending, width=width, fields=len(header))
 
 
 def _ids(row: list[str], layout: _Layout, line: int) -> tuple[str, str]:
@@ -188,6 +193,15 @@ def _rupture(row: list[str], layout: _Layout, line: int) -> int | None:
     return int(text)
 
 
+def _pending(row: list[str], layout: _Layout, line: int) -> bool:
+    if layout.pending is None:
+        return False
+    text = row[layout.pending].strip()
+    if text not in ("", "0", "1"):
+        raise ReplayError(line, f"pending must be 0, 1 or empty, got {_shown(text)}")
+    return text == "1"
+
+
 def _observation(
     row: list[str], layout: _Layout, line: int, settings: EngineSettings
 ) -> Observation:
@@ -213,6 +227,11 @@ def _observation(
         raise ReplayError(line, "goals, tasks and bond must all be given or all be empty")
     if rupture is not None and not answered:
         raise ReplayError(line, "a rupture answer needs the scores of that check")
+    pending = _pending(row, layout, line)
+    if pending and not attended:
+        raise ReplayError(line, "a check is pending for a session not attended")
+    if pending and answered:
+        raise ReplayError(line, "a pending check has no scores yet")
     return Observation(
         session_number=session_number,
         session_date=session_date,
@@ -221,6 +240,7 @@ def _observation(
         tasks=tasks,
         bond=bond,
         rupture=rupture,
+        pending=pending,
     )
 
 
@@ -261,7 +281,8 @@ def read_replay(stream: Iterable[str], settings: EngineSettings) -> ReplayCases:
     whole number from 1 to 10000, a date not written YYYY-MM-DD, attended other than 0/1, a
     score that is not a plain decimal number or outside the scale, scores or a rupture answer on a
     session not attended, some scores of a check given and others empty, a rupture answer with no
-    scores, a rupture answer other than 0/1/2, a duplicate session for a client, or a client
+    scores, a rupture answer other than 0/1/2, pending other than 0/1/empty or pending on a session
+    not attended or with scores, a duplicate session for a client, or a client
     listed under two cases.
     """
     reader = csv.reader(stream, strict=True)
@@ -285,6 +306,36 @@ def read_replay(stream: Iterable[str], settings: EngineSettings) -> ReplayCases:
         for observations in participants.values():
             observations.sort(key=lambda obs: obs.session_number)
     return cases
+
+
+def _score_text(value: float | None) -> str:
+    return "" if value is None else f"{value:g}"
+
+
+def write_history(cases: Mapping[str, Mapping[str, Sequence[Observation]]], output: TextIO) -> int:
+    """Write observations (case_id -> client_id -> observations) as a replay CSV with the pending
+    column (REPLAY_EXPORT_COLUMNS), so that read_replay gives them back as they were. Returns the
+    number of rows written."""
+    writer = csv.writer(output, lineterminator="\n")
+    writer.writerow(REPLAY_EXPORT_COLUMNS)
+    count = 0
+    for case_id, participants in cases.items():
+        for client_id, observations in participants.items():
+            for obs in observations:
+                writer.writerow((
+                    client_id,
+                    case_id,
+                    obs.session_number,
+                    obs.session_date.isoformat(),
+                    int(obs.attended),
+                    _score_text(obs.goals),
+                    _score_text(obs.tasks),
+                    _score_text(obs.bond),
+                    "" if obs.rupture is None else obs.rupture,
+                    int(obs.pending),
+                ))
+                count += 1
+    return count
 
 
 def iter_finding_rows(case_id: str, result: CaseResult) -> Iterator[tuple]:
