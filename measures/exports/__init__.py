@@ -1,0 +1,53 @@
+"""What a clinic admin can export, built as rows or resources (dashboard/exports.py serves them).
+
+Every builder takes an ExportScope and runs a fixed number of queries whatever the clinic's size:
+one joined query per table, read with .iterator() so that a large clinic streams instead of
+filling memory (the FHIR bundle and the replay history are the exceptions: a bundle is one JSON
+document, and the replay numbers each case's sessions, so both read their rows whole).
+"""
+
+from dataclasses import dataclass
+from datetime import date
+
+from django.db.models import Q
+
+
+@dataclass(frozen=True)
+class ExportScope:
+    """One case, or the sessions of a date range (either end open), or the whole clinic."""
+
+    clinic: object
+    case: object = None
+    date_from: date | None = None
+    date_to: date | None = None
+
+    def sessions_q(self, prefix):
+        """A filter on the sessions reached through `prefix` ("session", "response__session")."""
+        q = Q(**{f"{prefix}__case__clinic": self.clinic})
+        if self.case is not None:
+            q &= Q(**{f"{prefix}__case": self.case})
+        if self.date_from is not None:
+            q &= Q(**{f"{prefix}__scheduled_start__date__gte": self.date_from})
+        if self.date_to is not None:
+            q &= Q(**{f"{prefix}__scheduled_start__date__lte": self.date_to})
+        return q
+
+    def flags_q(self, prefix=""):
+        """A filter on flags (through `prefix`, e.g. "signal__"): the date range is when they opened."""
+        q = Q(**{f"{prefix}case__clinic": self.clinic})
+        if self.case is not None:
+            q &= Q(**{f"{prefix}case": self.case})
+        if self.date_from is not None:
+            q &= Q(**{f"{prefix}opened_at__date__gte": self.date_from})
+        if self.date_to is not None:
+            q &= Q(**{f"{prefix}opened_at__date__lte": self.date_to})
+        return q
+
+    @property
+    def slug(self):
+        """A file-name part naming the scope."""
+        if self.case is not None:
+            return f"case-{self.case.pk}"
+        if self.date_from or self.date_to:
+            return f"{self.date_from or 'start'}_to_{self.date_to or 'now'}"
+        return "all"
