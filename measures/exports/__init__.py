@@ -6,8 +6,9 @@ filling memory (the FHIR bundle and the replay history are the exceptions: a bun
 document, and the replay numbers each case's sessions, so both read their rows whole).
 """
 
+import zoneinfo
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime, time, timedelta
 
 from django.db.models import Q
 
@@ -21,27 +22,27 @@ class ExportScope:
     date_from: date | None = None
     date_to: date | None = None
 
+    def _midnight(self, day):
+        # The range's days are the clinic's, as staff see every date (not the server's UTC days).
+        return datetime.combine(day, time.min, tzinfo=zoneinfo.ZoneInfo(self.clinic.time_zone))
+
+    def _q(self, case_path, moment):
+        q = Q(**{f"{case_path}__clinic": self.clinic})
+        if self.case is not None:
+            q &= Q(**{case_path: self.case})
+        if self.date_from is not None:
+            q &= Q(**{f"{moment}__gte": self._midnight(self.date_from)})
+        if self.date_to is not None:
+            q &= Q(**{f"{moment}__lt": self._midnight(self.date_to + timedelta(days=1))})
+        return q
+
     def sessions_q(self, prefix):
         """A filter on the sessions reached through `prefix` ("session", "response__session")."""
-        q = Q(**{f"{prefix}__case__clinic": self.clinic})
-        if self.case is not None:
-            q &= Q(**{f"{prefix}__case": self.case})
-        if self.date_from is not None:
-            q &= Q(**{f"{prefix}__scheduled_start__date__gte": self.date_from})
-        if self.date_to is not None:
-            q &= Q(**{f"{prefix}__scheduled_start__date__lte": self.date_to})
-        return q
+        return self._q(f"{prefix}__case", f"{prefix}__scheduled_start")
 
     def flags_q(self, prefix=""):
         """A filter on flags (through `prefix`, e.g. "signal__"): the date range is when they opened."""
-        q = Q(**{f"{prefix}case__clinic": self.clinic})
-        if self.case is not None:
-            q &= Q(**{f"{prefix}case": self.case})
-        if self.date_from is not None:
-            q &= Q(**{f"{prefix}opened_at__date__gte": self.date_from})
-        if self.date_to is not None:
-            q &= Q(**{f"{prefix}opened_at__date__lte": self.date_to})
-        return q
+        return self._q(f"{prefix}case", f"{prefix}opened_at")
 
     @property
     def slug(self):
