@@ -148,3 +148,20 @@ def test_exports_run_a_fixed_number_of_queries(
         body = _body(response)
     assert response.status_code == 200 and len(body) > 100
     assert ExportRecord.objects.get().rows > 0
+
+
+# The exports page: 1. the login session  2. the user  3. the user's clinic  4. the clinic's instrument
+#  5. the clinic's calibration (both for the replay options)  6. the latest exports with their users and cases
+PAGE_QUERIES = 6
+
+
+@pytest.mark.parametrize("exports", [1, 30])
+def test_the_page_runs_a_fixed_number_of_queries(login, clinic_admin, flagged_case, django_assert_num_queries, exports):
+    ExportRecord.objects.bulk_create(
+        ExportRecord(clinic=clinic_admin.clinic, user=clinic_admin, kind="fhir", case=flagged_case, rows=3)
+        for _ in range(exports)
+    )
+    client = login(clinic_admin)
+    with django_assert_num_queries(PAGE_QUERIES):
+        response = client.get(reverse("dashboard:exports"))
+    assert response.content.decode().count(f"case {flagged_case.reference}") == min(exports, 20)
