@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import imports, manage, views
+from . import exports, imports, manage, views
 
 app_name = "dashboard"
 urlpatterns = [
@@ -25,4 +25,10 @@ urlpatterns = [
     path("clients/<int:participant_id>/remove/", manage.remove_participant, name="remove_participant"),
     path("import/", imports.import_cases, name="import_cases"),
     path("import/<int:import_id>/confirm/", imports.confirm_import, name="confirm_import"),
+]
+
+# Exports (dashboard/exports.py): clinic admins only.
+urlpatterns += [
+    path("exports/", exports.exports, name="exports"),
+    path("exports/<slug:kind>/", exports.download, name="export_download"),
 ]

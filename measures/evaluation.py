@@ -86,25 +86,33 @@ def load_observations(case, *, now=None):
 
 def load_clinic_observations(clinic, *, now=None):
     """Every participant's series in the clinic (for calibration). Four queries in all."""
+    return [obs for _case, people in load_case_series(clinic=clinic, now=now) for _p, obs in people]
+
+
+def load_case_series(*, clinic, case=None, now=None):
+    """[(case, [(participant, observations)])] for one case or the whole clinic, cases and their
+    participants in id order: exactly what the engine is given (exports, calibration). Four queries."""
     now = now or timezone.now()
-    participants = list(Participant.objects.filter(case__clinic=clinic, is_active=True))
+    scope = {"case__clinic": clinic} if case is None else {"case": case}
+    participants = list(Participant.objects.filter(is_active=True, **scope).select_related("case").order_by("pk"))
     sessions_by_case = {}
     for session in TherapySession.objects.filter(
-        case__clinic=clinic, status__in=COUNTED, scheduled_start__lte=now
+        status__in=COUNTED, scheduled_start__lte=now, **scope
     ).order_by("scheduled_start"):
         sessions_by_case.setdefault(session.case_id, []).append(session)
     responses = {
         (r.participant_id, r.session_id): r
-        for r in Response.objects.filter(session__case__clinic=clinic).only(
+        for r in Response.objects.filter(**{f"session__{k}": v for k, v in scope.items()}).only(
             "participant_id", "session_id", "goals", "tasks", "bond", "rupture"
         )
     }
-    checks = _open_checks(SurveyInvitation.objects.filter(session__case__clinic=clinic), now)
-    series = []
+    checks = _open_checks(SurveyInvitation.objects.filter(**{f"session__{k}": v for k, v in scope.items()}), now)
+    by_case = {}
     for participant in participants:
-        sessions = sessions_by_case.get(participant.case_id, [])
-        series.extend(_series([participant], sessions, responses, checks, now).values())
-    return series
+        sessions = TherapySession.counted(sessions_by_case.get(participant.case_id, []), now)
+        observations = _series([participant], sessions, responses, checks, now)[str(participant.pk)]
+        by_case.setdefault(participant.case_id, (participant.case, []))[1].append((participant, observations))
+    return [by_case[case_id] for case_id in sorted(by_case)]
 
 
 def _series(participants, sessions, responses, checks, now):

@@ -456,3 +456,48 @@ class SignalAction(models.Model):
 
     def __str__(self):
         return f"{self.action} {self.signal_id}"
+
+
+class ExportRecord(models.Model):
+    """Who exported what from a clinic, and when: one row per download, written before the data leaves.
+
+    `rows` stays empty until the whole file has been produced; a download the browser broke off
+    keeps its record with no row count.
+    """
+
+    class Kind(models.TextChoices):
+        RESPONSES = "responses", "Item-level responses (CSV)"
+        SCORES = "scores", "Subscale scores (CSV)"
+        FLAGS = "flags", "Flags (CSV)"
+        REPAIRS = "repairs", "Flag actions and repair notes (CSV)"
+        REPLAY = "replay", "Session history in the replay format (CSV)"
+        FHIR = "fhir", "FHIR R4 Bundle (JSON)"
+
+    clinic = models.ForeignKey("accounts.Clinic", on_delete=models.PROTECT, related_name="exports")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="exports")
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    # The scope: one case, or sessions within a date range (either end open), or the whole clinic.
+    case = models.ForeignKey(Case, on_delete=models.PROTECT, null=True, blank=True, related_name="exports")
+    date_from = models.DateField(null=True, blank=True)
+    date_to = models.DateField(null=True, blank=True)
+    rows = models.PositiveIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            # The exports page: the clinic's latest exports.
+            models.Index(fields=["clinic", "-created_at"], name="export_clinic_recent"),
+        ]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} by {self.user} at {self.created_at:%Y-%m-%d %H:%M}"
+
+    @property
+    def scope_label(self):
+        if self.case_id is not None:
+            return f"case {self.case.reference}"
+        if self.date_from or self.date_to:
+            return f"sessions {self.date_from or '…'} to {self.date_to or '…'}"
+        return "whole clinic"

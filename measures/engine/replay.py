@@ -312,29 +312,35 @@ def _score_text(value: float | None) -> str:
     return "" if value is None else f"{value:g}"
 
 
+def history_rows(case_id: str, client_id: str, observations: Sequence[Observation]) -> Iterator[tuple]:
+    """One participant's observations as replay rows (REPLAY_EXPORT_COLUMNS order), pending
+    column included, so that read_replay gives them back as they were."""
+    for obs in observations:
+        yield (
+            client_id,
+            case_id,
+            obs.session_number,
+            obs.session_date.isoformat(),
+            int(obs.attended),
+            _score_text(obs.goals),
+            _score_text(obs.tasks),
+            _score_text(obs.bond),
+            "" if obs.rupture is None else obs.rupture,
+            int(obs.pending),
+        )
+
+
 def write_history(cases: Mapping[str, Mapping[str, Sequence[Observation]]], output: TextIO) -> int:
     """Write observations (case_id -> client_id -> observations) as a replay CSV with the pending
-    column (REPLAY_EXPORT_COLUMNS), so that read_replay gives them back as they were. Returns the
-    number of rows written."""
+    column (REPLAY_EXPORT_COLUMNS). Returns the number of rows written."""
     writer = csv.writer(output, lineterminator="\n")
     writer.writerow(REPLAY_EXPORT_COLUMNS)
     count = 0
     for case_id, participants in cases.items():
         for client_id, observations in participants.items():
-            for obs in observations:
-                writer.writerow((
-                    client_id,
-                    case_id,
-                    obs.session_number,
-                    obs.session_date.isoformat(),
-                    int(obs.attended),
-                    _score_text(obs.goals),
-                    _score_text(obs.tasks),
-                    _score_text(obs.bond),
-                    "" if obs.rupture is None else obs.rupture,
-                    int(obs.pending),
-                ))
-                count += 1
+            rows = list(history_rows(case_id, client_id, observations))
+            writer.writerows(rows)
+            count += len(rows)
     return count
 
 

@@ -1,0 +1,41 @@
+"""The clinic admin downloads each export from the demo clinic, in real Chromium."""
+
+import json
+
+import pytest
+from django.core.management import call_command
+from django.urls import reverse
+from fhir.resources.R4B.bundle import Bundle
+
+from measures.management.commands.seed_demo import ADMIN, DEMO_PASSWORD
+from measures.models import ExportRecord
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser]
+
+
+def test_the_admin_downloads_each_export(page, tmp_path):
+    call_command("seed_demo", verbosity=0)
+    page.goto("/login/")
+    page.get_by_label("Email").fill(ADMIN[0])
+    page.get_by_label("Password").fill(DEMO_PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_load_state()
+    page.goto(reverse("dashboard:exports"))
+    kinds = [code for code, _label in ExportRecord.Kind.choices]
+    for kind in kinds:
+        with page.expect_download() as download_info:
+            page.locator(f"button[data-export='{kind}']").click()
+        download = download_info.value
+        path = tmp_path / download.suggested_filename
+        download.save_as(path)
+        text = path.read_text(encoding="utf-8")
+        if kind == "fhir":
+            assert path.suffix == ".json"
+            Bundle.model_validate(json.loads(text))
+        else:
+            assert path.suffix == ".csv" and len(text.splitlines()) > 2
+    assert list(ExportRecord.objects.order_by("created_at", "pk").values_list("kind", flat=True)) == kinds
+    assert all(record.rows for record in ExportRecord.objects.all())
+    page.reload()
+    assert page.get_by_role("heading", name="Recent exports").is_visible()
+    assert page.locator("table tbody tr").count() == len(kinds)
