@@ -36,7 +36,7 @@ def _run(statements):
     def run(apps, schema_editor):
         sql = statements.get(schema_editor.connection.vendor)
         if sql:  # another database gets no trigger: the model's own refusals still hold
-            schema_editor.execute(sql)
+            schema_editor.execute(sql, params=None)  # None: the "%" in the message is no placeholder
 
     return run
 
