@@ -161,6 +161,7 @@ INSTALLED_APPS = [
     "alliance_site.apps.AllianceSiteConfig",
     "accounts",
     "sessions_app",
+    "audit",
     "measures",
     "surveys",
     "dashboard",
@@ -182,6 +183,8 @@ MIDDLEWARE = [
     "alliance_site.middleware.ServiceUnavailableMiddleware",
     "alliance_site.middleware.NoStoreForSignedInMiddleware",
     "alliance_site.middleware.ClinicTimeZoneMiddleware",
+    # After authentication: one access log entry per request for client data (audit/routes.py).
+    "audit.middleware.AccessLogMiddleware",
     # Last, as django-axes asks: it turns a login the lock-out refused into the lock-out page.
     "axes.middleware.AxesMiddleware",
 ]
@@ -436,9 +439,12 @@ PERMISSIONS_POLICY = (
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"redact_tokens": {"()": "alliance_site.logging.RedactTokensFilter"}},
+    "filters": {
+        "redact_tokens": {"()": "alliance_site.logging.RedactTokensFilter"},
+        "request_user": {"()": "audit.logging.RequestUserFilter"},  # first: it reads record.request
+    },
     "handlers": {
-        "console": {"class": "logging.StreamHandler", "filters": ["redact_tokens"]},
+        "console": {"class": "logging.StreamHandler", "filters": ["request_user", "redact_tokens"]},
     },
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {

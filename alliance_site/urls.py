@@ -5,5 +5,6 @@ urlpatterns = [
     path("", include("accounts.urls")),
     path("", include("surveys.urls")),
     path("", include("dashboard.urls")),
+    path("", include("audit.urls")),
     path("operator/", admin.site.urls),
 ]

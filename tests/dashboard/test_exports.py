@@ -120,13 +120,14 @@ def test_anonymous_is_sent_to_login_and_wrong_methods_are_405(client, login, cli
 # A CSV download, for an admin:
 #  1. the login session  2. the user  3. the user's clinic
 #  4. INSERT the export's record  5. the table, one joined query, streamed  6. UPDATE the record's row count
-CSV_QUERIES = 6
+#  and, for every download: INSERT the access log entry (audit.middleware)
+CSV_QUERIES = 7
 # The replay history: 5. participants with their cases  6. counted sessions  7. responses
-#  8. the checks' invitations (which are still pending)  9. UPDATE the record's row count
-REPLAY_QUERIES = 9
+#  8. the checks' invitations (which are still pending)  9. UPDATE the record's row count  10. the access log
+REPLAY_QUERIES = 10
 # FHIR: 5. responses with sessions, clients, instruments  6. answers with items  7. open flags with clients
-#  8. instruments  9. their items  10. UPDATE the record
-FHIR_QUERIES = 10
+#  8. instruments  9. their items  10. UPDATE the record  11. the access log entry
+FHIR_QUERIES = 11
 
 
 @pytest.mark.parametrize("cases", [5, 50])
@@ -153,7 +154,8 @@ def test_exports_run_a_fixed_number_of_queries(
 
 # The exports page: 1. the login session  2. the user  3. the user's clinic  4. the clinic's instrument
 #  5. the clinic's calibration (both for the replay options)  6. the latest exports with their users and cases
-PAGE_QUERIES = 6
+#  7. INSERT the access log entry (the page lists exports by case)
+PAGE_QUERIES = 7
 
 
 @pytest.mark.parametrize("exports", [1, 30])

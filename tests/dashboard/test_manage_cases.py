@@ -100,8 +100,9 @@ def test_more_client_rows_without_javascript(login, therapist):
 #  4. its participants  5. its latest events with their actors
 #  6. the names of the therapists in its assignment history
 #  7. the header's count of unseen flags  8. the user's clinic (header)
+#  9. INSERT: the access log entry (audit.middleware)
 # (an admin's page has one more: the clinic's therapists, the transfer form's choices)
-MANAGE_QUERIES = 8
+MANAGE_QUERIES = 9
 
 
 @pytest.mark.parametrize("transfers", [1, 10])

@@ -16,7 +16,8 @@ from tests.dashboard.bulk import bulk_caseload
 #  8. each participant's last ten totals (window function)
 #  9. the user's clinic (cutoff; the header reuses it)
 #  10. the header's count of unseen flags
-CASELOAD_QUERIES = 10
+#  11. INSERT: the access log entry (audit.middleware)
+CASELOAD_QUERIES = 11
 
 
 @pytest.mark.parametrize("cases", [5, 200])
@@ -46,7 +47,8 @@ def test_a_filtered_caseload_runs_the_same_queries(login, therapist, django_asse
 #  10. the case's flags with their sessions  11. the flags' actions with their actors
 #  12. the header's count of unseen flags  13. the user's clinic (header)
 #  14. the couple/family items' answers (the tested case is a couple)
-CASE_QUERIES = 14
+#  15. INSERT: the access log entry, its case and clinic found inside it (audit.middleware)
+CASE_QUERIES = 15
 
 
 @pytest.mark.parametrize(("cases", "sessions"), [(5, 3), (200, 3), (5, 50)])
