@@ -133,15 +133,28 @@ class CaseRow:
         return top.message
 
 
-def caseload_cases(user, *, flagged=False, kind="", search=""):
-    """The therapist's active cases with their evaluation, riskiest first. One query."""
-    cases = (
-        Case.objects.for_user(user)
-        .active()
-        .filter(therapist=user)
-        .select_related("evaluation")
-        .order_by(F("evaluation__risk_score").desc(nulls_last=True), "reference")
-    )
+def needs_therapist_q():
+    """Active cases whose therapist is missing or deactivated (or, forced there, of another clinic)."""
+    return Q(therapist__isnull=True) | Q(therapist__is_active=False) | ~Q(therapist__clinic_id=F("clinic_id"))
+
+
+def caseload_cases(user, *, flagged=False, kind="", search="", clinic_wide=False, therapist_id=None,
+                   needs_therapist=False):
+    """Active cases with their evaluation, riskiest first. One query.
+
+    The therapist's own cases; with clinic_wide (the admin's home), every case of the clinic the
+    user may see, with its therapist, optionally one therapist's or those needing a therapist.
+    """
+    cases = Case.objects.for_user(user).active()
+    if clinic_wide:
+        cases = cases.select_related("therapist")
+        if therapist_id:
+            cases = cases.filter(therapist_id=therapist_id)
+        if needs_therapist:
+            cases = cases.filter(needs_therapist_q())
+    else:
+        cases = cases.filter(therapist=user)
+    cases = cases.select_related("evaluation").order_by(F("evaluation__risk_score").desc(nulls_last=True), "reference")
     if flagged:
         cases = cases.filter(
             Exists(
@@ -160,17 +173,19 @@ def caseload_cases(user, *, flagged=False, kind="", search=""):
     return cases
 
 
-def load_caseload(user, *, flagged=False, kind="", search="", page=1, now=None):
+def load_caseload(user, *, flagged=False, kind="", search="", page=1, now=None, **clinic_filters):
     """One page of caseload rows, riskiest first: (rows, page). Six queries whatever the caseload's size:
 
     1. how many cases match; 2. this page's cases with their evaluation; 3. their active
     participants; 4. their open flags; 5. per case, the attended-session count and the last and
     next session; 6. each participant's last ten totals.
     Pages of PAGE_SIZE keep the time flat as a caseload grows; the riskiest cases are on page 1.
+    `clinic_filters` (clinic_wide, therapist_id, needs_therapist) give the admin's clinic-wide
+    list in the same six queries (the therapist comes with query 2).
     """
     now = now or timezone.now()
     paginator = Paginator(
-        caseload_cases(user, flagged=flagged, kind=kind, search=search).prefetch_related(
+        caseload_cases(user, flagged=flagged, kind=kind, search=search, **clinic_filters).prefetch_related(
             Prefetch("participants", queryset=Participant.objects.filter(is_active=True), to_attr="active_people"),
             Prefetch(
                 "signals",

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import clinic, views
 
 app_name = "dashboard"
 urlpatterns = [
@@ -12,4 +12,10 @@ urlpatterns = [
     path("flags/<int:signal_id>/acknowledge/", views.acknowledge_signal, name="acknowledge_signal"),
     path("flags/<int:signal_id>/resolve/", views.resolve_signal, name="resolve_signal"),
     path("settings/notifications/", views.notification_settings, name="notification_settings"),
+]
+
+# The clinic admin's pages (dashboard/clinic.py).
+urlpatterns += [
+    path("clinic/", clinic.clinic_home, name="clinic_home"),
+    path("clinic/settings/", clinic.clinic_settings, name="clinic_settings"),
 ]
