@@ -54,6 +54,8 @@ class ClinicSettingsForm(forms.ModelForm):
         decimal_places=1,
         help_text="Total alliance score (0–10) below which a check counts as low.",
     )
+    invitation_expiry_days = forms.IntegerField(label="Check links expire after (days)", min_value=1, max_value=30)
+    reminder_after_days = forms.IntegerField(label="Send a reminder after (days)", min_value=0, max_value=29)
 
     class Meta:
         model = Clinic
@@ -90,7 +92,6 @@ class ClinicSettingsForm(forms.ModelForm):
         self.fields["time_zone"].choices = [(name, name) for name in sorted(zoneinfo.available_timezones())]
         self.fields["instrument_code"].choices = list(instrument_choices)
         self.fields["notes_readers"].widget = forms.RadioSelect(choices=Clinic.NotesReaders.choices)
-        self.initial["languages"] = self.instance.offered_languages
 
     def clean(self):
         data = super().clean()

@@ -18,6 +18,10 @@ def validate_time_zone(value):
 LANGUAGES = [("en", "English"), ("es", "Español")]
 
 
+def default_languages():
+    return [code for code, _label in LANGUAGES]
+
+
 def validate_languages(value):
     codes = {code for code, _label in LANGUAGES}
     if not isinstance(value, list) or not value or any(code not in codes for code in value):
@@ -48,7 +52,7 @@ class Clinic(models.Model):
     invitation_expiry_days = models.PositiveSmallIntegerField(default=4)
     reminder_after_days = models.PositiveSmallIntegerField(default=2)
     instrument_code = models.CharField(max_length=60, default="alliance-check")
-    languages = models.JSONField(default=list, validators=[validate_languages], blank=True)
+    languages = models.JSONField(default=default_languages, validators=[validate_languages])
     sensitivity = models.CharField(max_length=10, choices=Sensitivity.choices, default=Sensitivity.STANDARD)
     # Shown to clients on the survey's closed and thank-you pages (a phone number, an address).
     client_contact = models.CharField(max_length=200, blank=True)
@@ -75,8 +79,8 @@ class Clinic(models.Model):
 
     @property
     def offered_languages(self):
-        """The survey languages clients may choose; every language when none was chosen."""
-        return self.languages or [code for code, _label in LANGUAGES]
+        """The survey languages clients may choose (codes of LANGUAGES)."""
+        return self.languages or default_languages()
 
     @property
     def notes_for_therapist_only(self):
