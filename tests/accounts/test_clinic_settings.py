@@ -132,8 +132,9 @@ def test_a_sensitive_clinic_is_warned_of_a_drop_a_cautious_one_is_not(clinic):
         clinic.sensitivity = preset
         by_preset[preset] = engine_settings_for(clinic)
     drops = [round(7.5 - 0.1 * i, 1) for i in range(60)]
-    sensitive_only = [d for d in drops if _warnings(by_preset["sensitive"], d) and not _warnings(by_preset["cautious"], d)]
-    cautious_only = [d for d in drops if _warnings(by_preset["cautious"], d) and not _warnings(by_preset["sensitive"], d)]
+    flagged = {preset: {d for d in drops if _warnings(settings, d)} for preset, settings in by_preset.items()}
+    sensitive_only = flagged["sensitive"] - flagged["cautious"]
+    cautious_only = flagged["cautious"] - flagged["sensitive"]
     assert sensitive_only and not cautious_only
 
 
