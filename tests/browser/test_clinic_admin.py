@@ -66,6 +66,7 @@ def test_the_new_pages_pass_axe(page, mailoutbox):
         assert page.evaluate("document.documentElement.scrollWidth") <= 320, path
     page.set_viewport_size({"width": 1280, "height": 900})
     page.get_by_role("button", name="Log out").click()
-    for path in (reverse("accounts:login"), reverse("accounts:password_reset"), reverse("accounts:password_reset_done")):
+    for name in ("accounts:login", "accounts:password_reset", "accounts:password_reset_done"):
+        path = reverse(name)
         page.goto(path)
         assert axe_violations(page) == [], path
