@@ -2,15 +2,17 @@
 
 Clinical data (cases, answers, flags) is deliberately not registered here: the operator runs the
 deployment and has no need to read clients' answers; clinic staff work in the app itself.
+Nor does the operator ever know or set a clinic staff member's password: a clinic's first admin
+is invited (StaffInvitation) and chooses their own, like everyone the clinic invites later.
 """
 
 from django import forms
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
-from django.contrib.auth.forms import UserChangeForm as BaseUserChangeForm
-from django.contrib.auth.forms import UserCreationForm as BaseUserCreationForm
+from django.core.exceptions import PermissionDenied
 
-from .models import Clinic, User
+from .actions import StaffChangeRefused, do_invite_staff
+from .models import Clinic, ClinicSettingChange, StaffInvitation, User
 
 
 @admin.register(Clinic)
@@ -20,42 +22,93 @@ class ClinicAdmin(admin.ModelAdmin):
     prepopulated_fields = {"slug": ["name"]}
 
 
-class UserCreationForm(BaseUserCreationForm):
+class UserChangeForm(forms.ModelForm):
+    """No password field: the model's clean() refuses a move to another clinic while cases are held."""
+
     class Meta:
         model = User
-        fields = ["email", "full_name", "role", "clinic"]
-
-    def clean_email(self):
-        return self.cleaned_data["email"].strip().lower()
-
-
-class UserChangeForm(BaseUserChangeForm):
-    class Meta:
-        model = User
-        fields = "__all__"
+        fields = ["email", "full_name", "role", "clinic", "digest", "is_active", "is_staff", "is_superuser"]
 
 
 @admin.register(User)
 class UserAdmin(BaseUserAdmin):
     form = UserChangeForm
-    add_form = UserCreationForm
     ordering = ["clinic__name", "email"]
     list_display = ["email", "full_name", "role", "clinic", "is_active", "last_login"]
     list_filter = ["role", "is_active", "clinic"]
     search_fields = ["email", "full_name"]
     fieldsets = [
-        (None, {"fields": ["email", "password"]}),
+        (None, {"fields": ["email"]}),
         ("Person", {"fields": ["full_name", "role", "clinic", "digest"]}),
         ("Access", {"fields": ["is_active", "is_staff", "is_superuser"]}),
         ("Dates", {"fields": ["last_login", "date_joined"]}),
     ]
-    add_fieldsets = [
-        (None, {"classes": ["wide"], "fields": ["email", "full_name", "role", "clinic", "password1", "password2"]})
-    ]
     filter_horizontal = []
     readonly_fields = ["last_login", "date_joined"]
+
+    def has_add_permission(self, request):
+        return False  # clinic staff are invited (Staff invitations); operators come from createsuperuser
+
+    def user_change_password(self, request, id, form_url=""):
+        user = self.get_object(request, id)
+        if user is not None and user.clinic_id is not None:
+            raise PermissionDenied("Clinic staff set their own passwords")
+        return super().user_change_password(request, id, form_url)
 
     def formfield_for_dbfield(self, db_field, request, **kwargs):
         if db_field.name == "email":
             kwargs["widget"] = forms.EmailInput
         return super().formfield_for_dbfield(db_field, request, **kwargs)
+
+
+class StaffInvitationForm(forms.ModelForm):
+    class Meta:
+        model = StaffInvitation
+        fields = ["clinic", "email", "full_name", "role"]
+
+    def clean_email(self):
+        email = self.cleaned_data["email"].strip().lower()
+        if User.objects.filter(email__iexact=email).exists():
+            raise forms.ValidationError("This address already has an account.")
+        return email
+
+
+@admin.register(StaffInvitation)
+class StaffInvitationAdmin(admin.ModelAdmin):
+    """The operator invites a clinic's first admin; the link lets them set their own password."""
+
+    form = StaffInvitationForm
+    list_display = ["email", "full_name", "role", "clinic", "created_at", "sent_at", "accepted_at"]
+    list_filter = ["clinic"]
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def save_model(self, request, obj, form, change):
+        data = form.cleaned_data
+        try:
+            invitation = do_invite_staff(
+                data["clinic"], email=data["email"], full_name=data["full_name"], role=data["role"],
+                acting_user=request.user,
+            )
+        except StaffChangeRefused as refused:
+            raise PermissionDenied(str(refused)) from refused
+        obj.pk = invitation.pk
+
+
+@admin.register(ClinicSettingChange)
+class ClinicSettingChangeAdmin(admin.ModelAdmin):
+    list_display = ["clinic", "field", "old_value", "new_value", "actor", "changed_at"]
+    list_filter = ["clinic"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

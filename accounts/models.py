@@ -1,3 +1,4 @@
+import hashlib
 import zoneinfo
 from decimal import Decimal
 
@@ -6,6 +7,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.crypto import salted_hmac
 
 
 def validate_time_zone(value):
@@ -13,7 +15,30 @@ def validate_time_zone(value):
         raise ValidationError(f"{value!r} is not a known time zone")
 
 
+LANGUAGES = [("en", "English"), ("es", "Español")]
+
+
+def default_languages():
+    return [code for code, _label in LANGUAGES]
+
+
+def validate_languages(value):
+    codes = {code for code, _label in LANGUAGES}
+    if not isinstance(value, list) or not value or any(code not in codes for code in value):
+        raise ValidationError("Choose at least one of the languages the survey is written in.")
+
+
 class Clinic(models.Model):
+    class Sensitivity(models.TextChoices):
+        # Mapped to the engine's confirmation threshold in measures.evaluation.engine_settings_for.
+        CAUTIOUS = "cautious", "Cautious: fewer flags, some later"
+        STANDARD = "standard", "Standard"
+        SENSITIVE = "sensitive", "Sensitive: earlier flags, more of them false"
+
+    class NotesReaders(models.TextChoices):
+        THERAPIST = "therapist", "The client's therapist only"
+        TEAM = "team", "The therapist and the clinical team (clinic admins)"
+
     name = models.CharField(max_length=200)
     slug = models.SlugField(max_length=60, unique=True)
     time_zone = models.CharField(max_length=64, default="UTC", validators=[validate_time_zone])
@@ -27,6 +52,11 @@ class Clinic(models.Model):
     invitation_expiry_days = models.PositiveSmallIntegerField(default=4)
     reminder_after_days = models.PositiveSmallIntegerField(default=2)
     instrument_code = models.CharField(max_length=60, default="alliance-check")
+    languages = models.JSONField(default=default_languages, validators=[validate_languages])
+    sensitivity = models.CharField(max_length=10, choices=Sensitivity.choices, default=Sensitivity.STANDARD)
+    # Shown to clients on the survey's closed and thank-you pages (a phone number, an address).
+    client_contact = models.CharField(max_length=200, blank=True)
+    notes_readers = models.CharField(max_length=10, choices=NotesReaders.choices, default=NotesReaders.TEAM)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -46,6 +76,36 @@ class Clinic(models.Model):
 
     def __str__(self):
         return self.name
+
+    @property
+    def offered_languages(self):
+        """The survey languages clients may choose (codes of LANGUAGES)."""
+        return self.languages or default_languages()
+
+    @property
+    def notes_for_therapist_only(self):
+        return self.notes_readers == self.NotesReaders.THERAPIST
+
+
+class ClinicSettingChange(models.Model):
+    """Append-only record of a clinic setting an admin changed: which, from what, to what, who, when."""
+
+    clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, related_name="setting_changes")
+    field = models.CharField(max_length=40)
+    old_value = models.TextField(blank=True)
+    new_value = models.TextField(blank=True)
+    actor = models.ForeignKey("User", on_delete=models.PROTECT, related_name="+")
+    changed_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-changed_at", "-id"]
+        indexes = [
+            # The settings page's history: a clinic's latest changes first.
+            models.Index(fields=["clinic", "changed_at"], name="clinic_setting_change_time"),
+        ]
+
+    def __str__(self):
+        return f"{self.field} of {self.clinic_id}"
 
 
 class UserManager(BaseUserManager):
@@ -90,6 +150,9 @@ class User(AbstractBaseUser, PermissionsMixin):
     is_active = models.BooleanField(default=True)
     is_staff = models.BooleanField(default=False)
     date_joined = models.DateTimeField(default=timezone.now)
+    # Part of the session hash: bumping it (deactivation) ends every session of the user at once,
+    # and a reactivated user's old session cookies stay dead.
+    session_epoch = models.PositiveIntegerField(default=0)
 
     objects = UserManager()
 
@@ -108,6 +171,25 @@ class User(AbstractBaseUser, PermissionsMixin):
     def __str__(self):
         return self.full_name or self.email
 
+    def clean(self):
+        super().clean()
+        # One clinic per person: a move would leave their cases with a therapist the clinic cannot see.
+        if self.pk is None:
+            return
+        previous = User.objects.filter(pk=self.pk).values_list("clinic_id", flat=True).first()
+        # "active" is sessions_app's Case.Status.ACTIVE (accounts imports nothing above it).
+        if previous is not None and previous != self.clinic_id and self.cases.filter(status="active").exists():
+            raise ValidationError(
+                {"clinic": "This person still holds active cases in their clinic: reassign them before the move."}
+            )
+
+    def _get_session_auth_hash(self, secret=None):
+        # Django's own hash of the password hash, with session_epoch mixed in once it was bumped
+        # (epoch 0 keeps Django's value: deploying this signs nobody out).
+        key_salt = "django.contrib.auth.models.AbstractBaseUser.get_session_auth_hash"
+        value = self.password if not self.session_epoch else f"{self.password}:{self.session_epoch}"
+        return salted_hmac(key_salt, value, secret=secret, algorithm="sha256").hexdigest()
+
     @property
     def is_clinic_admin(self):
         return self.role == self.Role.CLINIC_ADMIN
@@ -115,3 +197,54 @@ class User(AbstractBaseUser, PermissionsMixin):
     @property
     def first_name(self):
         return (self.full_name or self.email).split()[0]
+
+
+def hash_token(token):
+    """Only a token's SHA-256 is stored: a copy of the table cannot be used to accept an invitation."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class StaffInvitationQuerySet(models.QuerySet):
+    def pending(self, now):
+        return self.filter(accepted_at__isnull=True, revoked_at__isnull=True, expires_at__gt=now)
+
+
+class StaffInvitation(models.Model):
+    """An invitation to join a clinic as a therapist or admin: a single-use, expiring link to set
+    a password. The account is created when the link is used, so nobody ever chooses a password
+    for someone else."""
+
+    clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, related_name="staff_invitations")
+    email = models.EmailField()
+    full_name = models.CharField(max_length=150)
+    role = models.CharField(
+        max_length=20,
+        choices=[
+            (User.Role.THERAPIST, User.Role.THERAPIST.label),
+            (User.Role.CLINIC_ADMIN, User.Role.CLINIC_ADMIN.label),
+        ],
+    )
+    token_hash = models.CharField(max_length=64, unique=True)
+    invited_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    # Null until the email went out: an invitation unsent an hour on is reported as bouncing.
+    sent_at = models.DateTimeField(null=True, blank=True)
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    user = models.ForeignKey(User, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+
+    objects = StaffInvitationQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            # The users page's pending invitations of a clinic.
+            models.Index(fields=["clinic", "accepted_at"], name="staff_invitation_clinic"),
+        ]
+
+    def __str__(self):
+        return f"Invitation of {self.email}"
+
+    def is_usable(self, now):
+        return self.accepted_at is None and self.revoked_at is None and self.expires_at > now

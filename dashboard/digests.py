@@ -1,4 +1,6 @@
-"""The therapist's digest email: per case, first names with counts and a link, nothing else.
+"""The digest emails. A therapist's: per case, first names with counts and a link, nothing else.
+A clinic admin's: the clinic's loose ends as counts (cases with no active therapist, flags nobody
+has opened for UNOPENED_DAYS days, checks and staff invitations whose email never went out).
 
 Beat runs the task every 15 minutes; each therapist gets the digest at the first run at or after
 DIGEST_TIME in their clinic's time zone (weekly ones on that zone's Monday), once per local day.
@@ -12,18 +14,24 @@ from zoneinfo import ZoneInfo
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Count, Q
 from django.template.loader import render_to_string
 from django.urls import reverse
 
-from accounts.models import Clinic, User
+from accounts.models import Clinic, StaffInvitation, User
 from measures.models import Signal, SurveyInvitation
 from sessions_app.models import Case, TherapySession
+
+from .pages import needs_therapist_q
 
 logger = logging.getLogger(__name__)
 
 DIGEST_TIME = time(6, 30)  # clinic-local
 PERIOD = {User.Digest.DAILY: timedelta(days=1), User.Digest.WEEKLY: timedelta(days=7)}
+# A flag still unopened after this long is the admin's business: its therapist may be away.
+UNOPENED_DAYS = 3
+# An email still unsent after this long failed (the sender retries every 30 minutes): it "bounces".
+UNSENT_AFTER = timedelta(hours=1)
 
 
 @dataclass
@@ -60,7 +68,8 @@ def compute_digest(user, *, now):
     """
     period = PERIOD.get(user.digest, PERIOD[User.Digest.DAILY])
     clinic = user.clinic
-    cases = Case.objects.filter(therapist=user, status=Case.Status.ACTIVE)
+    # The clinic as well as the therapist: a case of a clinic the user left is not theirs to hear about.
+    cases = Case.objects.filter(therapist=user, clinic_id=user.clinic_id, status=Case.Status.ACTIVE)
     by_case = {}
 
     def entry(case_id):
@@ -94,6 +103,54 @@ def compute_digest(user, *, now):
     return [by_case[case_id] for case_id in sorted(by_case)]
 
 
+@dataclass
+class AdminDigest:
+    needs_therapist: int
+    unopened_flags: int
+    unopened_cases: int
+    unsent_checks: int
+    unsent_staff_invitations: int
+
+    @property
+    def is_empty(self):
+        return not (self.needs_therapist or self.unopened_flags or self.unsent_checks or self.unsent_staff_invitations)
+
+
+def compute_admin_digest(clinic, *, now):
+    """What a clinic admin's digest counts, for their clinic only. Four queries: cases needing a
+    therapist; flags (warning/alert) open and unopened for UNOPENED_DAYS days, and over how many
+    cases; open email checks never sent an hour after they were created; staff invitations
+    still pending and unsent an hour on."""
+    active = Case.objects.filter(clinic=clinic, status=Case.Status.ACTIVE)
+    needs = active.filter(needs_therapist_q()).count()
+    unopened = (
+        Signal.objects.filter(
+            case__in=active,
+            status=Signal.Status.OPEN,
+            seen_at__isnull=True,
+            opened_at__lte=now - timedelta(days=UNOPENED_DAYS),
+        )
+        .exclude(severity=Signal.Severity.INFO)
+        .aggregate(flags=Count("pk"), cases=Count("case_id", distinct=True))
+    )
+    unsent_checks = (
+        SurveyInvitation.objects.open(now)
+        .filter(
+            session__case__in=active,
+            channel=SurveyInvitation.Channel.EMAIL,
+            sent_at__isnull=True,
+            created_at__lte=now - UNSENT_AFTER,
+        )
+        .count()
+    )
+    unsent_staff = (
+        StaffInvitation.objects.pending(now)
+        .filter(clinic=clinic, sent_at__isnull=True, created_at__lte=now - UNSENT_AFTER)
+        .count()
+    )
+    return AdminDigest(needs, unopened["flags"], unopened["cases"], unsent_checks, unsent_staff)
+
+
 def do_send_digest(user, *, now):
     """Email the user their digest for today (in their clinic's time zone), at most once a day.
     Returns True if one was sent.
@@ -110,6 +167,8 @@ def do_send_digest(user, *, now):
         )
         if not claimed:
             return False
+        if user.is_clinic_admin:
+            return _send_admin_digest(user, now=now)
         cases = compute_digest(user, now=now)
         if not cases:
             return False
@@ -128,8 +187,28 @@ def do_send_digest(user, *, now):
     return True
 
 
+def _send_admin_digest(user, *, now):
+    digest = compute_admin_digest(user.clinic, now=now)
+    if digest.is_empty:
+        return False
+    context = {
+        "user": user,
+        "digest": digest,
+        "unopened_days": UNOPENED_DAYS,
+        "weekly": user.digest == User.Digest.WEEKLY,
+        "home_url": settings.SITE_URL + reverse("dashboard:clinic_home"),
+        "needs_url": settings.SITE_URL + reverse("dashboard:clinic_home") + "?needs_therapist=on",
+        "users_url": settings.SITE_URL + reverse("accounts:users"),
+        "settings_url": settings.SITE_URL + reverse("dashboard:notification_settings"),
+    }
+    subject = render_to_string("dashboard/email/admin_digest_subject.txt", context).strip()
+    body = render_to_string("dashboard/email/admin_digest_body.txt", context)
+    send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, [user.email])
+    return True
+
+
 def due_digest_users(*, now):
-    """Therapists whose digest is due at `now`: it is DIGEST_TIME or later in their clinic's time
+    """Therapists and clinic admins whose digest is due at `now`: it is DIGEST_TIME or later in their clinic's time
     zone, they have not had today's (local) digest, and today is their day (daily: every day;
     weekly: the clinic's Monday). Two queries: the clinics' time zones, then the users."""
     due = Q(pk__in=[])
@@ -140,7 +219,9 @@ def due_digest_users(*, now):
         choices = [User.Digest.DAILY] + ([User.Digest.WEEKLY] if local.weekday() == 0 else [])
         due |= Q(clinic__time_zone=time_zone, digest__in=choices) & ~Q(last_digest_on=local.date())
     return (
-        User.objects.filter(due, role=User.Role.THERAPIST, is_active=True, clinic__isnull=False)
+        User.objects.filter(
+            due, role__in=[User.Role.THERAPIST, User.Role.CLINIC_ADMIN], is_active=True, clinic__isnull=False
+        )
         .select_related("clinic")
         .order_by("pk")
     )

@@ -92,3 +92,16 @@ class DigestPreferenceForm(forms.ModelForm):
         fields = ["digest"]
         widgets = {"digest": forms.RadioSelect(attrs={"class": "form-check-input"})}
         labels = {"digest": "Email me a summary of open flags and unanswered checks"}
+
+
+class ClinicCaseloadFilterForm(CaseloadFilterForm):
+    """The admin's home: the caseload filters, plus one therapist's cases or those needing one."""
+
+    therapist = forms.TypedChoiceField(required=False, coerce=int, empty_value=None, label="Therapist")
+    needs_therapist = forms.BooleanField(required=False, label="Needs a therapist")
+
+    def __init__(self, *args, therapists=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["therapist"].choices = [("", "All therapists")] + [
+            (member.pk, member.full_name + ("" if member.is_active else " (deactivated)")) for member in therapists
+        ]

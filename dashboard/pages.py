@@ -105,18 +105,32 @@ class CaseRow:
         return top.message
 
 
-def caseload_cases(user, *, flagged=False, kind="", search=""):
-    """The therapist's active cases with their evaluation. One query.
+def needs_therapist_q():
+    """Active cases whose therapist is missing or deactivated (or, forced there, of another clinic)."""
+    return Q(therapist__isnull=True) | Q(therapist__is_active=False) | ~Q(therapist__clinic_id=F("clinic_id"))
 
+
+def caseload_cases(user, *, flagged=False, kind="", search="", clinic_wide=False, therapist_id=None,
+                   needs_therapist=False):
+    """Active cases with their evaluation. One query.
+
+    The therapist's own cases; with clinic_wide (the admin's home), every case of the clinic the
+    user may see, with its therapist, optionally one therapist's or those needing a therapist.
     Cases with a flag nobody has acted on yet (an open, unacknowledged warning or alert) come
     first, then the rest, each group riskiest first: an acknowledged or resolved flag no longer
     pulls its case up, while the risk shown stays the engine's.
     """
+    cases = Case.objects.for_user(user).active()
+    if clinic_wide:
+        cases = cases.select_related("therapist")
+        if therapist_id:
+            cases = cases.filter(therapist_id=therapist_id)
+        if needs_therapist:
+            cases = cases.filter(needs_therapist_q())
+    else:
+        cases = cases.filter(therapist=user)
     cases = (
-        Case.objects.for_user(user)
-        .active()
-        .filter(therapist=user)
-        .select_related("evaluation")
+        cases.select_related("evaluation")
         .alias(
             needs_action=Exists(
                 Signal.objects.filter(case=OuterRef("pk"), status=Signal.Status.OPEN).exclude(
@@ -144,17 +158,19 @@ def caseload_cases(user, *, flagged=False, kind="", search=""):
     return cases
 
 
-def load_caseload(user, *, flagged=False, kind="", search="", page=1, now=None):
+def load_caseload(user, *, flagged=False, kind="", search="", page=1, now=None, **clinic_filters):
     """One page of caseload rows, riskiest first: (rows, page). Six queries whatever the caseload's size:
 
     1. how many cases match; 2. this page's cases with their evaluation; 3. their active
     participants; 4. their open flags; 5. per case, the attended-session count and the last and
     next session; 6. each participant's last ten totals.
     Pages of PAGE_SIZE keep the time flat as a caseload grows; the riskiest cases are on page 1.
+    `clinic_filters` (clinic_wide, therapist_id, needs_therapist) give the admin's clinic-wide
+    list in the same six queries (the therapist comes with query 2).
     """
     now = now or timezone.now()
     paginator = Paginator(
-        caseload_cases(user, flagged=flagged, kind=kind, search=search).prefetch_related(
+        caseload_cases(user, flagged=flagged, kind=kind, search=search, **clinic_filters).prefetch_related(
             Prefetch("participants", queryset=Participant.objects.filter(is_active=True), to_attr="active_people"),
             Prefetch(
                 "signals",
@@ -259,6 +275,7 @@ class AnswerLine:
 
     prompt: str
     value_text: str
+    is_text: bool = False  # the client's own words (a free-text item)
 
 
 def _answer_text(kind, value, text, scale_max):
@@ -309,10 +326,17 @@ class CheckCell:
     def answers_html(self):
         """The item answers as a list; built here because a template loop over ~650 answers of a
         50-session case was the largest part of the case page's time."""
-        items = "".join(
-            f"<li>{escape(line.prompt)} — <strong>{escape(line.value_text)}</strong></li>" for line in self.answers
-        )
-        return mark_safe(f'<ul class="list-unstyled mb-1">{items}</ul>')
+        return _answers_html(self.answers)
+
+    @property
+    def answers_without_text_html(self):
+        """The same without the client's own words (the clinic lets only the therapist read them)."""
+        return _answers_html([line for line in self.answers if not line.is_text])
+
+
+def _answers_html(lines):
+    items = "".join(f"<li>{escape(line.prompt)} — <strong>{escape(line.value_text)}</strong></li>" for line in lines)
+    return mark_safe(f'<ul class="list-unstyled mb-1">{items}</ul>')
 
 
 def _d1(value):
@@ -401,7 +425,9 @@ def load_case_page(case, *, record_choices=(), now=None):
         .values_list("response_id", "item__kind", "prompt", "value", "text", "scale_max")
     )
     for response_id, kind, prompt, value, text, scale_max in answer_rows:
-        answers.setdefault(response_id, []).append(AnswerLine(prompt or "", _answer_text(kind, value, text, scale_max)))
+        answers.setdefault(response_id, []).append(
+            AnswerLine(prompt or "", _answer_text(kind, value, text, scale_max), is_text=kind == "text")
+        )
     signals = list(
         Signal.objects.filter(case=case)
         .select_related("session")

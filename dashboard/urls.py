@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import exports, imports, manage, views
+from . import clinic, exports, imports, manage, views
 
 app_name = "dashboard"
 urlpatterns = [
@@ -31,4 +31,10 @@ urlpatterns = [
 urlpatterns += [
     path("exports/", exports.exports, name="exports"),
     path("exports/<slug:kind>/", exports.download, name="export_download"),
+]
+
+# The clinic admin's pages (dashboard/clinic.py).
+urlpatterns += [
+    path("clinic/", clinic.clinic_home, name="clinic_home"),
+    path("clinic/settings/", clinic.clinic_settings, name="clinic_settings"),
 ]

@@ -19,7 +19,7 @@ from measures.actions.sessions import (
 )
 from measures.actions.signals import do_acknowledge_signal, do_mark_case_flags_seen, do_resolve_signal
 from measures.models import SignalAction
-from sessions_app.access import get_case_for_user, get_session_for_user
+from sessions_app.access import get_case_for_user, get_session_for_user, may_read_client_words
 from sessions_app.actions import SessionConflict, do_schedule_session
 from sessions_app.models import Case, TherapySession
 
@@ -64,7 +64,13 @@ def _render_case(request, case, *, refused=None, status=200):
             flag.resolve_form = ResolveSignalForm(kind=flag.kind)
     # Marked seen after loading, so that this page still shows which flags were new.
     do_mark_case_flags_seen(case, acting_user=request.user)
-    context = {"case": case, "can_write": can_write, "can_record": can_record, **page}
+    context = {
+        "case": case,
+        "can_write": can_write,
+        "can_record": can_record,
+        "may_read_notes": may_read_client_words(request.user, case),
+        **page,
+    }
     return render(request, "dashboard/case.html", context, status=status)
 
 

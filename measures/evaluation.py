@@ -145,8 +145,15 @@ def _series(participants, sessions, responses, checks, now):
     return series
 
 
+# The clinic's flag sensitivity (accounts.Clinic.sensitivity) → how strong a confirmed drop must
+# be (the engine's z_confirm; its default 2.6 is "standard"). Sensitive flags earlier and more
+# often wrongly; cautious waits for clearer drops. Must stay above z_drop (1.96).
+Z_CONFIRM_BY_SENSITIVITY = {"cautious": 3.0, "standard": 2.6, "sensitive": 2.2}
+
+
 def engine_settings_for(clinic):
-    """The clinic's cutoff, with reliability and spread from its own data when it has enough."""
+    """The clinic's cutoff and flag sensitivity, with reliability and spread from its own data
+    when it has enough."""
     instrument = Instrument.objects.latest_version(clinic.instrument_code)
     psychometrics = instrument.psychometrics if instrument else {}
     reliability = dict(psychometrics.get("reliability", {}))
@@ -161,6 +168,7 @@ def engine_settings_for(clinic):
     defaults = engine.EngineSettings()
     settings = engine.EngineSettings(
         cutoff=float(clinic.alliance_cutoff),
+        z_confirm=Z_CONFIRM_BY_SENSITIVITY.get(clinic.sensitivity, defaults.z_confirm),
         reliability={**defaults.reliability, **reliability},
         spread={**defaults.spread, **spread},
     )

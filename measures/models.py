@@ -337,9 +337,14 @@ class SignalQuerySet(models.QuerySet):
         return self.filter(status=Signal.Status.OPEN, severity=Signal.Severity.ALERT, notified_at__isnull=True)
 
     def unseen_for(self, user):
-        """Open warning/alert flags on the user's own active cases that they have not looked at."""
+        """Open warning/alert flags on the user's own active cases that they have not looked at,
+        in their own clinic only (a case of a clinic they left is not theirs to see)."""
         return self.filter(
-            case__therapist=user, case__status=Case.Status.ACTIVE, status=Signal.Status.OPEN, seen_at__isnull=True
+            case__therapist=user,
+            case__clinic_id=user.clinic_id,
+            case__status=Case.Status.ACTIVE,
+            status=Signal.Status.OPEN,
+            seen_at__isnull=True,
         ).exclude(
             severity=Signal.Severity.INFO
         )

@@ -181,6 +181,8 @@ def send_flag_alert(signal_id):
         if not claimed:
             return
         signal = Signal.objects.select_related("case__therapist", "participant").get(pk=signal_id)
-        if signal.case.therapist is None or not signal.case.therapist.is_active:
+        therapist = signal.case.therapist
+        # Never to someone of another clinic (a therapist moved while still named on the case).
+        if therapist is None or not therapist.is_active or therapist.clinic_id != signal.case.clinic_id:
             return
         notifications.send_flag_alert_email(signal)

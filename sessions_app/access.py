@@ -29,6 +29,12 @@ def can_assign_case(user, case):
     return user.is_clinic_admin and user.clinic_id == case.clinic_id
 
 
+def may_read_client_words(user, case):
+    """Whether the user may read clients' own words (comments, free-text answers) on this case:
+    its therapist always; the clinical team unless the clinic keeps them for the therapist only."""
+    return case.therapist_id == user.pk or not case.clinic.notes_for_therapist_only
+
+
 def get_case_for_user(user, case_id, *, write=False, manage=False, assign=False, queryset=None):
     queryset = (queryset if queryset is not None else Case.objects.all()).filter(
         pk__in=Case.objects.for_user(user).values("pk")

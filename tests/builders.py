@@ -114,3 +114,12 @@ def own_address_client(**defaults):
     """A test client with an address of its own: the rate-limit counters live in the shared cache
     (Redis when REDIS_URL is set) and outlive a test, so a client on 127.0.0.1 would run them up."""
     return Client(REMOTE_ADDR=fresh_address(), **defaults)
+
+
+def password_login(client, email, password):
+    """Sign in through the real login page (lock-out counting included, as a person would):
+    True when it signed in. Django's Client.login bypasses the page and gives django-axes no request."""
+    from django.urls import reverse
+
+    client.post(reverse("accounts:login"), {"username": email, "password": password})
+    return "_auth_user_id" in client.session

@@ -6,6 +6,14 @@ import pytest
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 PUBLIC = {"accounts:login", "accounts:logout", "surveys:survey", "surveys:survey_done"}
+# Signed out by nature: the invitation link and Django's password reset.
+PUBLIC |= {
+    "accounts:accept_invitation",
+    "accounts:password_reset",
+    "accounts:password_reset_done",
+    "accounts:password_reset_confirm",
+    "accounts:password_reset_complete",
+}
 PUBLIC_PREFIXES = ("admin:",)  # the operator's Django admin has its own login
 
 

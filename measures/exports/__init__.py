@@ -40,6 +40,14 @@ class ExportScope:
         """A filter on the sessions reached through `prefix` ("session", "response__session")."""
         return self._q(f"{prefix}__case", f"{prefix}__scheduled_start")
 
+    def answers_q(self):
+        """A filter on Answer rows: the scope's sessions, and no free text where the clinic lets
+        only the therapist read clients' own words (an export is an admin's download)."""
+        q = self.sessions_q("response__session")
+        if self.clinic.notes_for_therapist_only:
+            q &= ~Q(item__kind="text")
+        return q
+
     def flags_q(self, prefix=""):
         """A filter on flags (through `prefix`, e.g. "signal__"): the date range is when they opened."""
         return self._q(f"{prefix}case", f"{prefix}opened_at")

@@ -105,7 +105,7 @@ def _table(queryset, fields, *, order_by, label=None):
 def response_table(scope):
     """One row per stored answer (imported checks have none), in case, session, item order."""
     return _table(
-        Answer.objects.filter(scope.sessions_q("response__session")),
+        Answer.objects.filter(scope.answers_q()),
         RESPONSE_FIELDS,
         order_by=("response__session__case_id", "response__session__scheduled_start", "response_id", "item__position"),
     )

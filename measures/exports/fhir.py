@@ -315,7 +315,7 @@ def build_bundle(scope, *, now=None):
         .order_by("session__case_id", "session__scheduled_start", "participant_id")
     )
     answers = {}
-    for answer in Answer.objects.filter(scope.sessions_q("response__session")).select_related("item"):
+    for answer in Answer.objects.filter(scope.answers_q()).select_related("item"):
         answers.setdefault(answer.response_id, []).append(answer)
     signals = list(
         Signal.objects.filter(scope.flags_q())
