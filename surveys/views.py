@@ -34,6 +34,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts.access import therapist_required
+from accounts.models import Clinic
 from measures.actions.invitations import (
     SurveyClosed,
     do_ensure_room_invitation,
@@ -55,6 +56,7 @@ logger = logging.getLogger(__name__)
 
 LANGUAGES = ("en", "es")
 LANGUAGE_COOKIE = "survey_lang"
+CLINIC_COOKIE = "survey_clinic"
 
 
 def _private(response):
@@ -147,6 +149,9 @@ def survey(request, token):
             # The thank-you stays in the client's language: a short-lived cookie for /s/ pages only.
             done.set_cookie(LANGUAGE_COOKIE, language, max_age=600, path="/s/", httponly=True, samesite="Lax",
                             secure=request.is_secure())
+            # ... and shows the clinic's contact line: which clinic, signed so it cannot be swapped.
+            done.set_signed_cookie(CLINIC_COOKIE, str(clinic.pk), salt=CLINIC_COOKIE, max_age=600, path="/s/",
+                                   httponly=True, samesite="Lax", secure=request.is_secure())
             return done
         status = 400 if form.is_forged else 200
     else:
@@ -179,8 +184,15 @@ def survey_done(request):
         "in_room": room is not None,
         "next_invitation": room.next_invitation() if room else None,
         "room_token": room.token if room else "",
+        "clinic": _answered_clinic(request),
     }
     return _page(request, "surveys/survey_done.html", context, language=_requested_language(request))
+
+
+def _answered_clinic(request):
+    """The clinic of the check just answered in this browser (for its contact line), or None."""
+    clinic_id = request.get_signed_cookie(CLINIC_COOKIE, default=None, salt=CLINIC_COOKIE, max_age=600)
+    return Clinic.objects.filter(pk=clinic_id).first() if clinic_id and clinic_id.isdigit() else None
 
 
 def _handing_over(view):

@@ -424,3 +424,13 @@ def test_a_browser_under_no_referrer_can_submit_though_it_sends_origin_null(link
     assert "csrftoken" not in browser.cookies  # the survey sets no cookie at all
     response = browser.post(url, full_answers(), HTTP_ORIGIN="null")
     assert response.status_code == 302 and Response.objects.filter(invitation=invitation).exists()
+
+
+def test_the_thank_you_page_shows_the_clinics_contact_line_and_a_forged_cookie_shows_none(client, link):
+    invitation, url = link
+    clinic = invitation.session.case.clinic
+    type(clinic).objects.filter(pk=clinic.pk).update(client_contact="Questions? Call the front desk on 555 0100")
+    done = client.post(url, full_answers(), follow=True)
+    assert "Call the front desk on 555 0100" in done.content.decode()
+    client.cookies["survey_clinic"] = str(clinic.pk)  # unsigned: someone else's clinic cannot be shown
+    assert "555 0100" not in client.get(reverse("surveys:survey_done")).content.decode()
