@@ -6,20 +6,12 @@ from django.urls import reverse
 from measures.evaluation import do_evaluate_case
 from measures.models import CaseEvaluation, Signal
 from sessions_app.models import Case, TherapySession
-from tests.builders import make_case, make_response, make_session
+from tests.builders import give_history, make_case, make_response, make_session
 from tests.dashboard.flags import make_signal
 
 URL = reverse("dashboard:caseload")
 
 
-def give_history(case, totals, *, start_days_ago=None):
-    participant = case.participants.first()
-    days = start_days_ago if start_days_ago is not None else 7 * len(totals)
-    for index, total in enumerate(totals):
-        session = make_session(case, days_ago=days - 7 * index)
-        if total is not None:
-            make_response(session, participant, goals=total, tasks=total, bond=total)
-    return participant
 
 
 def row_order(body, references):

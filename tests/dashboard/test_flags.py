@@ -7,7 +7,7 @@ from measures.access import get_signal_for_user
 from measures.actions.signals import do_acknowledge_signal, do_resolve_signal
 from measures.evaluation import do_evaluate_case
 from measures.models import Signal, SignalAction
-from tests.builders import make_response, make_session
+from tests.builders import give_history, make_response, make_session
 from tests.dashboard.flags import make_signal
 
 
@@ -110,11 +110,6 @@ def test_the_access_helper_lets_the_admin_read_but_not_write(clinic_admin, case)
 # The reconciler's rule for resolved flags, end to end with the real engine -----------------
 
 
-def give_history(case, totals):
-    participant = case.participants.first()
-    for index, total in enumerate(totals):
-        make_response(make_session(case, days_ago=7 * (len(totals) - index)), participant, total, total, total)
-    return participant
 
 
 def test_a_resolved_flag_comes_back_only_when_the_finding_gets_worse(therapist, case):

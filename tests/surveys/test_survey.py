@@ -16,7 +16,7 @@ from alliance_site.logging import RedactTokensFilter
 from measures.actions.invitations import do_issue_token
 from measures.models import Answer, Instrument, Response, SurveyInvitation
 from sessions_app.models import Participant
-from tests.builders import make_invitation, make_session
+from tests.builders import RATING_CODES, SHARED_CODES, make_invitation, make_session
 
 pytestmark = pytest.mark.django_db
 
@@ -27,12 +27,11 @@ def client():
     on CI) for 127.0.0.1 are not run up by these tests."""
     return Client(REMOTE_ADDR=f"2001:db8::{secrets.token_hex(4)}")
 
-RATINGS = ("goals_focus", "goals_agree", "tasks_sense", "tasks_fit", "bond_heard", "bond_trust")
-SHARED = ("shared_purpose", "shared_safety")
+SHARED = SHARED_CODES
 
 
 def full_answers(value="8", shared=False, **extra):
-    answers = dict.fromkeys(RATINGS + (SHARED if shared else ()), value)
+    answers = dict.fromkeys(RATING_CODES + (SHARED if shared else ()), value)
     return {**answers, "rupture": "no", "lang": "en", **extra}
 
 
@@ -88,7 +87,7 @@ def test_a_submission_stores_response_answers_scores_and_completion_then_reevalu
     assert (stored.goals, stored.tasks, stored.bond) == (10, 6, 6)
     assert float(stored.total) == pytest.approx(7.33) and stored.rupture == Response.Rupture.UNRESOLVED
     assert stored.note == "Felt rushed"
-    assert Answer.objects.filter(response=stored).count() == len(RATINGS) + 2  # ratings, rupture, note
+    assert Answer.objects.filter(response=stored).count() == len(RATING_CODES) + 2  # ratings, rupture, note
     invitation.refresh_from_db()
     assert invitation.completed_at == stored.submitted_at
     evaluate.assert_called_once_with(invitation.session.case_id)

@@ -10,9 +10,8 @@ from django.test import Client
 from django.urls import reverse
 
 from measures.models import Answer, Response
-from tests.builders import make_invitation, make_session
+from tests.builders import RATING_CODES, make_invitation, make_session
 
-RATINGS = ("goals_focus", "goals_agree", "tasks_sense", "tasks_fit", "bond_heard", "bond_trust")
 SUBMITTERS = 10
 
 
@@ -20,7 +19,7 @@ def submit_all_at_once(url):
     """POST the same answers from SUBMITTERS threads released together; returns their status codes."""
     barrier = threading.Barrier(SUBMITTERS)
     codes, errors = [], []
-    data = {**dict.fromkeys(RATINGS, "6"), "rupture": "no", "lang": "en"}
+    data = {**dict.fromkeys(RATING_CODES, "6"), "rupture": "no", "lang": "en"}
 
     def submit():
         # Addresses of their own: the submissions race on the link, not on the address limit.
@@ -50,7 +49,7 @@ def check_exactly_one_response(case, losers_may_see):
     assert codes[302] == 1, codes  # one thank-you
     assert set(codes) <= {302} | losers_may_see, codes
     assert Response.objects.filter(invitation=invitation).count() == 1
-    assert Answer.objects.filter(response__invitation=invitation).count() == len(RATINGS) + 1
+    assert Answer.objects.filter(response__invitation=invitation).count() == len(RATING_CODES) + 1
     invitation.refresh_from_db()
     assert invitation.completed_at is not None
 

@@ -20,13 +20,12 @@ from django.urls import reverse
 
 from measures.models import Response
 from surveys import ratelimit
-from tests.builders import make_invitation, make_session
+from tests.builders import RATING_CODES, make_invitation, make_session
 from tests.conftest import require_service
 
 pytestmark = [pytest.mark.services, pytest.mark.django_db]
 
-RATINGS = ("goals_focus", "goals_agree", "tasks_sense", "tasks_fit", "bond_heard", "bond_trust")
-ANSWERS = {**dict.fromkeys(RATINGS, "7"), "rupture": "no", "lang": "en"}
+ANSWERS = {**dict.fromkeys(RATING_CODES, "7"), "rupture": "no", "lang": "en"}
 
 
 def free_port():
