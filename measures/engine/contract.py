@@ -64,6 +64,18 @@ RUPTURE_NOTES = {
     RUPTURE_TALKED_THROUGH: "felt off, talked through",
 }
 
+# What kind of rupture (Response.rupture_type, the replay's rupture_type column): the client's
+# optional answer after "something felt off". Withdrawal: held back or went along with something;
+# confrontation: disagreed or felt criticised. Observed confrontation ruptures predict dropout at
+# d ≈ .74, so an unresolved one weighs more (detectors/rupture.py, engine/risk.py).
+RUPTURE_TYPE_WITHDRAWAL = "withdrawal"
+RUPTURE_TYPE_CONFRONTATION = "confrontation"
+RUPTURE_TYPES = (
+    (RUPTURE_TYPE_WITHDRAWAL, "Held back or went along"),
+    (RUPTURE_TYPE_CONFRONTATION, "Disagreed or felt criticised"),
+)
+RUPTURE_TYPE_LABELS = dict(RUPTURE_TYPES)
+
 # Subscales and series (the total is the mean of the three subscales). ------------------------
 SUBSCALES = ("goals", "tasks", "bond")
 SERIES = ("total", *SUBSCALES)
@@ -80,8 +92,10 @@ REPLAY_INPUT_COLUMNS = (
     "attended",
     *SUBSCALES,
 )
-REPLAY_OPTIONAL_COLUMNS = ("rupture",)
-REPLAY_COLUMNS = REPLAY_INPUT_COLUMNS + REPLAY_OPTIONAL_COLUMNS
+# Read when present; a file without them still loads.
+REPLAY_OPTIONAL_COLUMNS = ("rupture", "rupture_type")
+# What the simulators write (they draw no kinds of rupture).
+REPLAY_COLUMNS = (*REPLAY_INPUT_COLUMNS, "rupture")
 REPLAY_OUTPUT_COLUMNS = ("client_id", "case_id", "session_number", "signal", "severity", "message")
 
 # Evidence: every key a finding's evidence may hold, in words a therapist reads (shown under
@@ -108,6 +122,7 @@ EVIDENCE_LABELS = {
     "checks_at_top": "checks at full marks",
     "scale_max": "top of scale",
     "rupture": "rupture answer",
+    "rupture_type": "kind of rupture",
     "session": "session",
     "dip_session": "dip at session",
     "lowest": "lowest",
@@ -142,5 +157,6 @@ EVIDENCE_VALUE_LABELS = {
         CONFIRMED_BY_HELD: "still below the usual level",
     },
     "rupture": {code: label.lower() for code, label in RUPTURE_LABELS.items()},
+    "rupture_type": {code: label.lower() for code, label in RUPTURE_TYPES},
     "follows_kind": {code: label.lower() for code, label in KINDS},
 }

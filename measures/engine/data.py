@@ -37,6 +37,8 @@ class Observation:
     Scores are subscale means on the instrument's scale, None where no check was answered.
     ``rupture``: None = not answered, 0 = nothing felt off, 1 = something felt off and was not
     talked through (or unknown), 2 = it felt off and was talked through in the session.
+    ``rupture_type``: the client's optional answer what kind it was (contract.RUPTURE_TYPES:
+    "withdrawal" or "confrontation"), None when not given.
     """
 
     session_number: int
@@ -46,6 +48,7 @@ class Observation:
     tasks: float | None
     bond: float | None
     rupture: int | None = None
+    rupture_type: str | None = None
 
     @property
     def is_answered(self) -> bool:
@@ -183,9 +186,12 @@ class CaseResult:
     findings: every finding raised (onset or escalation of a condition) at every session, in
     session order. active: the findings whose condition still holds at each participant's latest
     session, at most one per (participant_id, kind): the latest raised finding of the episode.
+    dropout_probability: the chance that a client of the case stops coming within the next three
+    sessions (measures.engine.risk), None without any session; risk_score is it × 100, rounded.
     """
 
     findings: list[Finding]
     active: list[Finding]
     summaries: dict[str, ParticipantSummary]
     risk_score: int
+    dropout_probability: float | None = None

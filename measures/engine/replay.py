@@ -19,6 +19,7 @@ from .contract import (
     REPLAY_OPTIONAL_COLUMNS,
     REPLAY_OUTPUT_COLUMNS,
     RUPTURE_LABELS,
+    RUPTURE_TYPE_LABELS,
     SUBSCALES,
 )
 from .data import CaseResult, EngineSettings, Observation
@@ -121,6 +122,7 @@ class _Layout:
     rupture: int | None
     width: int  # a row needs at least this many fields
     fields: int  # as many as the header has
+    rupture_type: int | None = None  # optional column: old files without it still load
 
 
 def _layout(header_line: int, header: list[str]) -> _Layout:
@@ -137,9 +139,11 @@ def _layout(header_line: int, header: list[str]) -> _Layout:
     index = {column: names.index(column) for column in INPUT_COLUMNS}
     rupture = names.index("rupture") if "rupture" in names else None
     width = max(index.values()) + 1
-    if rupture is not None:
-        width = max(width, rupture + 1)
-    return _Layout(index=index, rupture=rupture, width=width, fields=len(header))
+    rupture_type = names.index("rupture_type") if "rupture_type" in names else None
+    width = max([width, *(i + 1 for i in (rupture, rupture_type) if i is not None)])
+    return _Layout(
+        index=index, rupture=rupture, width=width, fields=len(header), rupture_type=rupture_type
+    )
 
 
 def _ids(row: list[str], layout: _Layout, line: int) -> tuple[str, str]:
@@ -188,6 +192,18 @@ def _rupture(row: list[str], layout: _Layout, line: int) -> int | None:
     return int(text)
 
 
+def _rupture_type(row: list[str], layout: _Layout, line: int, rupture: int | None) -> str | None:
+    text = "" if layout.rupture_type is None else row[layout.rupture_type].strip()
+    if not text:
+        return None
+    if text not in RUPTURE_TYPE_LABELS:
+        kinds = " or ".join(RUPTURE_TYPE_LABELS)
+        raise ReplayError(line, f"rupture_type must be {kinds} or empty, got {_shown(text)}")
+    if rupture not in (1, 2):
+        raise ReplayError(line, "a rupture_type needs a rupture answer of 1 or 2 (something felt off)")
+    return text
+
+
 def _observation(
     row: list[str], layout: _Layout, line: int, settings: EngineSettings
 ) -> Observation:
@@ -221,6 +237,7 @@ def _observation(
         tasks=tasks,
         bond=bond,
         rupture=rupture,
+        rupture_type=_rupture_type(row, layout, line, rupture),
     )
 
 
@@ -261,7 +278,8 @@ def read_replay(stream: Iterable[str], settings: EngineSettings) -> ReplayCases:
     whole number from 1 to 10000, a date not written YYYY-MM-DD, attended other than 0/1, a
     score that is not a plain decimal number or outside the scale, scores or a rupture answer on a
     session not attended, some scores of a check given and others empty, a rupture answer with no
-    scores, a rupture answer other than 0/1/2, a duplicate session for a client, or a client
+    scores, a rupture answer other than 0/1/2, a rupture_type other than withdrawal/confrontation
+    or without a rupture answer of 1/2, a duplicate session for a client, or a client
     listed under two cases.
     """
     reader = csv.reader(stream, strict=True)
