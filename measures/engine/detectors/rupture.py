@@ -21,10 +21,10 @@ from ..contract import (
 from ..data import Observation
 from ..wording import rupture_message
 
-# The client's own words for the kind, appended to the message.
-KIND_SENTENCES = {
-    RUPTURE_TYPE_WITHDRAWAL: " They said they held back or went along with something.",
-    RUPTURE_TYPE_CONFRONTATION: " They said they disagreed or felt criticised.",
+# The client's own words for the kind, in the message.
+KIND_WORDS = {
+    RUPTURE_TYPE_WITHDRAWAL: "they held back or went along with something",
+    RUPTURE_TYPE_CONFRONTATION: "they disagreed or felt criticised",
 }
 
 
@@ -43,23 +43,23 @@ def step_rupture(
     if obs.attended and obs.rupture is not None:
         evidence = {"rupture": obs.rupture, "session": obs.session_number}
         kind = obs.rupture_type if obs.rupture in (RUPTURE_UNREPAIRED, RUPTURE_TALKED_THROUGH) else None
-        if kind in KIND_SENTENCES:
+        if kind in KIND_WORDS:
             evidence["rupture_type"] = kind
-        said = KIND_SENTENCES.get(kind, "")
+        said = KIND_WORDS.get(kind, "")
         if obs.rupture == RUPTURE_UNREPAIRED:
             is_alert = is_score_signal or kind == RUPTURE_TYPE_CONFRONTATION
             return State(
                 level=ALERT if is_alert else WARNING,
                 subscale=NO_SUBSCALE,
                 evidence=evidence,
-                message=rupture_message(obs.session_number, talked_through=False) + said,
+                message=rupture_message(obs.session_number, talked_through=False, kind_words=said),
             )
         if obs.rupture == RUPTURE_TALKED_THROUGH:
             return State(
                 level=INFO,
                 subscale=NO_SUBSCALE,
                 evidence=evidence,
-                message=rupture_message(obs.session_number, talked_through=True) + said,
+                message=rupture_message(obs.session_number, talked_through=True, kind_words=said),
             )
         return None
     if not is_answered:
