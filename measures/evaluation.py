@@ -20,6 +20,7 @@ from sessions_app.models import Case, CaseEvent, Participant, TherapySession
 from . import engine
 from .definitions import SERIES
 from .engine.calibration import compute_calibration
+from .engine.risk import RiskTable, compute_clinic_table
 from .models import Answer, CaseEvaluation, ClinicCalibration, Instrument, Response, Signal, SignalAction
 from .queue import queue_on_commit
 
@@ -41,7 +42,7 @@ def load_observations(case, *, now=None):
     responses = {
         (r.participant_id, r.session_id): r
         for r in Response.objects.filter(session__case=case).only(
-            "participant_id", "session_id", "goals", "tasks", "bond", "rupture"
+            "participant_id", "session_id", "goals", "tasks", "bond", "rupture", "rupture_type"
         )
     }
     return participants, sessions, _series(participants, sessions, responses)
@@ -84,6 +85,7 @@ def _series(participants, sessions, responses):
                     tasks=_float(response.tasks) if response else None,
                     bond=_float(response.bond) if response else None,
                     rupture=response.rupture if response else None,
+                    rupture_type=response.rupture_type if response else None,
                 )
             )
         series[str(participant.pk)] = observations
@@ -114,6 +116,15 @@ def engine_settings_for(clinic):
     return settings
 
 
+def risk_table_for(clinic):
+    """The clinic's own risk calibration once refitted (do_calibrate_clinic), else None (shipped)."""
+    try:
+        stored = clinic.calibration.risk_calibration  # select_related by do_evaluate_case
+    except ClinicCalibration.DoesNotExist:
+        return None
+    return RiskTable.from_json(stored) if stored else None
+
+
 def do_evaluate_case(case_id, *, now=None, notify=True):
     """Re-evaluate one case and reconcile its flags. Returns the CaseResult, or None if gone.
 
@@ -142,7 +153,9 @@ def do_evaluate_case(case_id, *, now=None, notify=True):
                     return None
                 participants, sessions, series = load_observations(case, now=now)
                 labels = {str(p.pk): p.first_name for p in participants}
-                result = engine.compute_case(series, engine_settings_for(case.clinic), labels)
+                result = engine.compute_case(
+                    series, engine_settings_for(case.clinic), labels, risk_table=risk_table_for(case.clinic)
+                )
                 _reconcile(case, result, sessions, now, notify, correction=_correction_note(case))
             return result
         except IntegrityError:
@@ -385,12 +398,30 @@ def do_calibrate_clinic(clinic, *, now=None):
             "spread": {k: round(v, 3) for k, v in estimate.spread.items()},
             "engagement_rate": round(estimate.engagement_rate, 3),
             "alpha": compute_clinic_alpha(clinic, instrument),
+            "risk_calibration": compute_clinic_risk(clinic, now=now),
             "responses": answered,
             "first_sessions": estimate.participants,
             "computed_at": now or timezone.now(),
         },
     )
     return calibration
+
+
+def compute_clinic_risk(clinic, *, now=None):
+    """The risk calibration refitted on the clinic's closed cases that dropped out or completed,
+    as JSON, or {} below measures.engine.risk.MIN_CLOSED_CASES (the shipped one stays in use).
+    Three queries per closed case (a nightly job over a clinic's history)."""
+    closed = Case.objects.closed().filter(
+        clinic=clinic, outcome__in=(Case.Outcome.DROPPED_OUT, Case.Outcome.COMPLETED)
+    )
+    settings = engine_settings_for(clinic)
+    cases = []
+    for case in closed:
+        _participants, _sessions, series = load_observations(case, now=now)
+        stopped = case.outcome == Case.Outcome.DROPPED_OUT
+        cases.append((series, dict.fromkeys(series, stopped)))
+    table = compute_clinic_table(cases, lambda cut: engine.compute_case(cut, settings).active)
+    return table.to_json() if table else {}
 
 
 def compute_clinic_alpha(clinic, instrument):
