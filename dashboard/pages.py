@@ -283,6 +283,8 @@ def _answer_text(kind, value, text, scale_max):
         return "yes" if value else "no"
     if kind == "text":
         return text or ""
+    if kind == "choice":  # the kind of rupture: its code is kept in the answer's text
+        return contract.RUPTURE_TYPE_LABELS.get(text, text).lower()
     return f"{value} of {scale_max}"
 
 
@@ -488,7 +490,26 @@ def load_case_page(case, *, record_choices=(), now=None):
         "table": chart_table(active, counted, rows),
         "shared_items": couple.load_shared_items(case, active, counted),
         "evaluation": getattr(case, "evaluation", None),
+        "risk_sentence": risk_sentence(getattr(getattr(case, "evaluation", None), "risk_score", None)),
     }
+
+
+def risk_sentence(risk_score):
+    """The case's risk (a probability × 100, measures.engine.risk) as a frequency a person reads:
+    "About 1 in 3 clients with this pattern stopped coming within three sessions." None without one.
+    """
+    if risk_score is None:
+        return None
+    p = risk_score / 100
+    if p < 0.02:
+        share = "Fewer than 1 in 50"
+    elif p < 0.35:  # 1 in 3 at most: "1 in 2" would stretch 40% to half
+        share = f"About 1 in {round(1 / p)}"
+    elif p < 0.95:
+        share = f"About {int(10 * p + 0.5)} in 10"
+    else:
+        share = "Nearly all"
+    return f"{share} clients with this pattern stopped coming within three sessions."
 
 
 # Evidence the sentence already says in words (the kind of signal a lapse follows).

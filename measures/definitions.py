@@ -8,11 +8,13 @@ so a clinic loading a licensed instrument learns exactly what to fix.
 import json
 from pathlib import Path
 
+from .engine.contract import RUPTURE_TYPE_LABELS
+
 BUNDLED_DIR = Path(__file__).resolve().parent / "instruments"
 FORMAT_VERSION = 1
-KINDS = {"rating", "yes_no", "text"}
+KINDS = {"rating", "yes_no", "text", "choice"}
 SCORED_SUBSCALES = ("goals", "tasks", "bond")
-SUBSCALES = {*SCORED_SUBSCALES, "shared", "rupture", "note"}
+SUBSCALES = {*SCORED_SUBSCALES, "shared", "rupture", "rupture_type", "note"}
 SERIES = ("total", *SCORED_SUBSCALES)
 
 
@@ -25,7 +27,7 @@ def _require(condition, message):
         raise DefinitionError(message)
 
 
-def _check_texts(where, texts, languages, kind):
+def _check_texts(where, texts, languages, kind, options=()):
     _require(isinstance(texts, dict), f"{where}: 'text' must be an object keyed by language")
     for language in languages:
         _require(language in texts, f"{where}: no text for language {language!r}")
@@ -35,6 +37,13 @@ def _check_texts(where, texts, languages, kind):
             isinstance(entry.get("prompt"), str) and entry["prompt"].strip(),
             f"{where}: text.{language}.prompt is missing",
         )
+        if kind == "choice":
+            labels = entry.get("options")
+            _require(
+                isinstance(labels, dict)
+                and all(isinstance(labels.get(code), str) and labels[code].strip() for code in options),
+                f"{where}: text.{language}.options must give a label for each of {', '.join(options)}",
+            )
         if kind == "rating":
             for end in ("low", "high"):
                 _require(
@@ -113,6 +122,21 @@ def parse_definition(data):
             )
         else:
             _require("scale" not in raw, f"{where}: only rating items take a 'scale'")
+        options = raw.get("options", [])
+        if kind == "choice":
+            _require(
+                isinstance(options, list) and len(options) >= 2 and len(set(options)) == len(options)
+                and all(isinstance(code, str) and code for code in options),
+                f"{where}: a choice needs 'options': a list of at least two different codes",
+            )
+            _require(
+                subscale == "rupture_type" and all(code in RUPTURE_TYPE_LABELS for code in options),
+                f"{where}: a choice says what kind of rupture it was (subscale 'rupture_type', "
+                f"options from {', '.join(RUPTURE_TYPE_LABELS)})",
+            )
+        else:
+            _require("options" not in raw, f"{where}: only choice items take 'options'")
+            _require(subscale != "rupture_type", f"{where}: a rupture_type item must be a choice")
         depends_on = raw.get("depends_on", "")
         if depends_on:
             _require(
@@ -126,7 +150,7 @@ def parse_definition(data):
         reverse = raw.get("reverse", False)
         _require(isinstance(reverse, bool), f"{where}: 'reverse' must be true or false")
         _require(not reverse or kind == "rating", f"{where}: only rating items can be reverse-scored")
-        _check_texts(where, raw.get("text"), languages, kind)
+        _check_texts(where, raw.get("text"), languages, kind, options)
         normalised.append(
             {
                 "code": item_code,
@@ -140,6 +164,9 @@ def parse_definition(data):
                 "audience": audience,
                 "depends_on": depends_on,
                 "texts": raw["text"],
+                # only on choice items: a definition loaded before choices existed normalises
+                # exactly as it did, so reloading it is still a no-op
+                **({"options": list(options)} if kind == "choice" else {}),
             }
         )
     for subscale in SCORED_SUBSCALES:
@@ -153,6 +180,12 @@ def parse_definition(data):
     ruptures = [item for item in normalised if item["subscale"] == "rupture"]
     _require(len(ruptures) <= 2, "at most two rupture items: the question and whether it was talked through")
     _require(all(item["kind"] == "yes_no" for item in ruptures), "rupture items must be yes/no questions")
+    kinds = [item for item in normalised if item["subscale"] == "rupture_type"]
+    _require(len(kinds) <= 1, "at most one rupture_type item")
+    _require(
+        all(ruptures and item["depends_on"] == ruptures[0]["code"] and not item["required"] for item in kinds),
+        "a rupture_type item is optional (required: false) and depends_on the rupture question",
+    )
     return {
         "code": code,
         "version": version,

@@ -21,6 +21,7 @@ from . import engine
 from .actions.invitations import takes_new_checks
 from .definitions import SERIES
 from .engine.calibration import compute_calibration
+from .engine.risk import RiskTable, compute_clinic_table
 from .models import (
     Answer,
     CaseEvaluation,
@@ -77,7 +78,7 @@ def load_observations(case, *, now=None):
     responses = {
         (r.participant_id, r.session_id): r
         for r in Response.objects.filter(session__case=case).only(
-            "participant_id", "session_id", "goals", "tasks", "bond", "rupture"
+            "participant_id", "session_id", "goals", "tasks", "bond", "rupture", "rupture_type"
         )
     }
     checks = _open_checks(SurveyInvitation.objects.filter(session__case=case), now)
@@ -103,7 +104,7 @@ def load_case_series(*, clinic, case=None, now=None):
     responses = {
         (r.participant_id, r.session_id): r
         for r in Response.objects.filter(**{f"session__{k}": v for k, v in scope.items()}).only(
-            "participant_id", "session_id", "goals", "tasks", "bond", "rupture"
+            "participant_id", "session_id", "goals", "tasks", "bond", "rupture", "rupture_type"
         )
     }
     checks = _open_checks(SurveyInvitation.objects.filter(**{f"session__{k}": v for k, v in scope.items()}), now)
@@ -139,6 +140,7 @@ def _series(participants, sessions, responses, checks, now):
                     bond=_float(response.bond) if response else None,
                     rupture=response.rupture if response else None,
                     pending=pending,
+                    rupture_type=response.rupture_type if response else None,
                 )
             )
         series[str(participant.pk)] = observations
@@ -177,6 +179,15 @@ def engine_settings_for(clinic):
     return settings
 
 
+def risk_table_for(clinic):
+    """The clinic's own risk calibration once refitted (do_calibrate_clinic), else None (shipped)."""
+    try:
+        stored = clinic.calibration.risk_calibration  # select_related by do_evaluate_case
+    except ClinicCalibration.DoesNotExist:
+        return None
+    return RiskTable.from_json(stored) if stored else None
+
+
 def do_evaluate_case(case_id, *, now=None, notify=True):
     """Re-evaluate one case and reconcile its flags. Returns the CaseResult, or None if gone.
 
@@ -205,7 +216,9 @@ def do_evaluate_case(case_id, *, now=None, notify=True):
                     return None
                 participants, sessions, series = load_observations(case, now=now)
                 labels = {str(p.pk): p.first_name for p in participants}
-                result = engine.compute_case(series, engine_settings_for(case.clinic), labels)
+                result = engine.compute_case(
+                    series, engine_settings_for(case.clinic), labels, risk_table=risk_table_for(case.clinic)
+                )
                 _reconcile(case, result, sessions, now, notify, correction=_correction_note(case))
             return result
         except IntegrityError:
@@ -448,12 +461,30 @@ def do_calibrate_clinic(clinic, *, now=None):
             "spread": {k: round(v, 3) for k, v in estimate.spread.items()},
             "engagement_rate": round(estimate.engagement_rate, 3),
             "alpha": compute_clinic_alpha(clinic, instrument),
+            "risk_calibration": compute_clinic_risk(clinic, now=now),
             "responses": answered,
             "first_sessions": estimate.participants,
             "computed_at": now or timezone.now(),
         },
     )
     return calibration
+
+
+def compute_clinic_risk(clinic, *, now=None):
+    """The risk calibration refitted on the clinic's closed cases that dropped out or completed,
+    as JSON, or {} below measures.engine.risk.MIN_CLOSED_CASES (the shipped one stays in use).
+    Three queries per closed case (a nightly job over a clinic's history)."""
+    closed = Case.objects.closed().filter(
+        clinic=clinic, outcome__in=(Case.Outcome.DROPPED_OUT, Case.Outcome.COMPLETED)
+    )
+    settings = engine_settings_for(clinic)
+    cases = []
+    for case in closed:
+        _participants, _sessions, series = load_observations(case, now=now)
+        stopped = case.outcome == Case.Outcome.DROPPED_OUT
+        cases.append((series, dict.fromkeys(series, stopped)))
+    table = compute_clinic_table(cases, lambda cut: engine.compute_case(cut, settings).active)
+    return table.to_json() if table else {}
 
 
 def compute_clinic_alpha(clinic, instrument):

@@ -57,6 +57,7 @@ class Item(models.Model):
         RATING = "rating", "Rating"
         YES_NO = "yes_no", "Yes / no"
         TEXT = "text", "Free text"
+        CHOICE = "choice", "One of a few options"
 
     class Audience(models.TextChoices):
         ALL = "all", "Every case"
@@ -75,8 +76,11 @@ class Item(models.Model):
     audience = models.CharField(max_length=8, choices=Audience.choices, default=Audience.ALL)
     # Shown only when the item it depends on was answered "yes".
     depends_on = models.CharField(max_length=40, blank=True)
-    # {"en": {"prompt": ..., "low": ..., "high": ...}, "es": {...}}
+    # {"en": {"prompt": ..., "low": ..., "high": ...}, "es": {...}}; a choice item's texts also
+    # have "options": {option code: label}.
     texts = models.JSONField()
+    # A choice item's option codes, in the order shown (a list: jsonb does not keep key order).
+    options = models.JSONField(default=list, blank=True)
 
     objects = ItemQuerySet.as_manager()
 
@@ -220,6 +224,11 @@ class Response(models.Model):
     total = models.DecimalField(max_digits=4, decimal_places=2)
     shared = models.DecimalField(max_digits=4, decimal_places=2, null=True, blank=True)
     rupture = models.SmallIntegerField(choices=Rupture.choices, null=True, blank=True)
+    RuptureType = models.TextChoices(
+        "RuptureType", [(code.upper(), (code, label)) for code, label in contract.RUPTURE_TYPES]
+    )
+    # What kind of rupture, when the client said (one optional tap after "something felt off").
+    rupture_type = models.CharField(max_length=13, choices=RuptureType.choices, null=True, blank=True)
     note = models.TextField(blank=True, max_length=2000)
     # Brought in by a CSV import: subscale scores only, no invitation and no item-level answers.
     is_imported = models.BooleanField(default=False)
@@ -242,6 +251,12 @@ class Response(models.Model):
             ),
             models.CheckConstraint(
                 condition=Q(rupture__isnull=True) | Q(rupture__in=[0, 1, 2]), name="response_rupture_code"
+            ),
+            # A kind of rupture only after "something felt off".
+            models.CheckConstraint(
+                condition=Q(rupture_type__isnull=True)
+                | (Q(rupture_type__in=[code for code, _label in contract.RUPTURE_TYPES]) & Q(rupture__in=[1, 2])),
+                name="response_rupture_type_after_felt_off",
             ),
         ]
         indexes = [
@@ -315,6 +330,9 @@ class ClinicCalibration(models.Model):
     alpha = models.JSONField(default=dict)
     responses = models.PositiveIntegerField(default=0)
     first_sessions = models.PositiveIntegerField(default=0)
+    # The risk calibration refitted on the clinic's own closed cases (measures.engine.risk's
+    # RiskTable as JSON), once it has enough; empty = the shipped one.
+    risk_calibration = models.JSONField(default=dict, blank=True)
     computed_at = models.DateTimeField(default=timezone.now)
 
     def __str__(self):

@@ -14,6 +14,7 @@ class Scores:
     total: Decimal
     shared: Decimal | None
     rupture: int | None
+    rupture_type: str | None = None
 
 
 def _rescaled_mean(items_and_values):
@@ -51,6 +52,7 @@ def compute_scores(items, values):
         total=_q(total),
         shared=_q(means["shared"]),
         rupture=rupture_code(items, values),
+        rupture_type=rupture_type(items, values),
     )
 
 
@@ -64,3 +66,17 @@ def rupture_code(items, values):
     if len(codes) > 1 and values.get(codes[1]):
         return 2
     return 1
+
+
+def rupture_type(items, values):
+    """The kind of rupture the client chose (withdrawal / confrontation), or None.
+
+    Only after "something felt off" (rupture code 1 or 2): a kind left over from a changed
+    answer to the rupture question is not a rupture.
+    """
+    if rupture_code(items, values) not in (1, 2):
+        return None
+    for item in items:
+        if item.subscale == "rupture_type" and values.get(item.code) in item.options:
+            return values[item.code]
+    return None

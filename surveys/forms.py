@@ -32,6 +32,14 @@ class SurveyForm(forms.Form):
                 field = forms.TypedChoiceField(
                     choices=YES_NO, coerce=lambda v: v == "yes", widget=forms.RadioSelect, required=False
                 )
+            elif item.kind == Item.Kind.CHOICE:
+                # one optional tap; without JS it is simply shown, its prompt says when it applies
+                labels = text.get("options", {})
+                field = forms.ChoiceField(
+                    choices=[(code, labels.get(code, code)) for code in item.options],
+                    widget=forms.RadioSelect,
+                    required=False,
+                )
             else:
                 field = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False, max_length=2000)
             field.label = text["prompt"]
@@ -43,13 +51,13 @@ class SurveyForm(forms.Form):
     def clean(self):
         cleaned = super().clean()
         for item in self.items:
-            if item.kind != Item.Kind.YES_NO or item.code in self.errors:
+            if item.kind not in (Item.Kind.YES_NO, Item.Kind.CHOICE) or item.code in self.errors:
                 continue
             parent_said_yes = not item.depends_on or cleaned.get(item.depends_on) is True
-            if item.required and parent_said_yes and cleaned.get(item.code) in (None, ""):
-                self.add_error(item.code, forms.ValidationError(_("Please choose an answer."), code="required"))
-            if not parent_said_yes:
+            if not parent_said_yes or cleaned.get(item.code) == "":
                 cleaned[item.code] = None
+            if item.required and parent_said_yes and cleaned.get(item.code) is None:
+                self.add_error(item.code, forms.ValidationError(_("Please choose an answer."), code="required"))
         return cleaned
 
     @property

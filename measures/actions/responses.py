@@ -53,6 +53,7 @@ def store_response(invitation, items, values, *, submitted_at, scores=None, note
         total=scores.total,
         shared=scores.shared,
         rupture=scores.rupture,
+        rupture_type=scores.rupture_type,
         note=note,
     )
     Answer.objects.bulk_create(
@@ -60,9 +61,9 @@ def store_response(invitation, items, values, *, submitted_at, scores=None, note
             response=response,
             item=item,
             value=_stored_value(item, values.get(item.code)),
-            text=(values.get(item.code) or "") if item.kind == Item.Kind.TEXT else "",
-            scale_min=0 if item.kind == Item.Kind.YES_NO else item.scale_min,
-            scale_max=1 if item.kind == Item.Kind.YES_NO else item.scale_max,
+            text=(values.get(item.code) or "") if item.kind in (Item.Kind.TEXT, Item.Kind.CHOICE) else "",
+            scale_min=_range(item)[0],
+            scale_max=_range(item)[1],
         )
         for item in items
         if values.get(item.code) not in (None, "")
@@ -70,9 +71,19 @@ def store_response(invitation, items, values, *, submitted_at, scores=None, note
     return response
 
 
+def _range(item):
+    if item.kind == Item.Kind.YES_NO:
+        return 0, 1
+    if item.kind == Item.Kind.CHOICE:  # the option's position, its code in text
+        return 0, len(item.options) - 1
+    return item.scale_min, item.scale_max
+
+
 def _stored_value(item, value):
     if item.kind == Item.Kind.RATING:
         return value
+    if item.kind == Item.Kind.CHOICE:
+        return item.options.index(value) if value in item.options else None
     if item.kind == Item.Kind.YES_NO:
         return None if value is None else int(bool(value))
     return None

@@ -64,6 +64,18 @@ RUPTURE_NOTES = {
     RUPTURE_TALKED_THROUGH: "felt off, talked through",
 }
 
+# What kind of rupture (Response.rupture_type, the replay's rupture_type column): the client's
+# optional answer after "something felt off". Withdrawal: held back or went along with something;
+# confrontation: disagreed or felt criticised. Observed confrontation ruptures predict dropout at
+# d ≈ .74, so an unresolved one weighs more (detectors/rupture.py, engine/risk.py).
+RUPTURE_TYPE_WITHDRAWAL = "withdrawal"
+RUPTURE_TYPE_CONFRONTATION = "confrontation"
+RUPTURE_TYPES = (
+    (RUPTURE_TYPE_WITHDRAWAL, "Held back or went along"),
+    (RUPTURE_TYPE_CONFRONTATION, "Disagreed or felt criticised"),
+)
+RUPTURE_TYPE_LABELS = dict(RUPTURE_TYPES)
+
 # Subscales and series (the total is the mean of the three subscales). ------------------------
 SUBSCALES = ("goals", "tasks", "bond")
 SERIES = ("total", *SUBSCALES)
@@ -82,12 +94,14 @@ REPLAY_INPUT_COLUMNS = (
 )
 # "pending": 1 on an attended session whose check can still be answered (its link is valid), so
 # a history exported from the live app replays as the app saw it; empty or 0 otherwise. Files
-# without the column hold no pending checks.
+# without the column hold no pending checks. "rupture_type": the kind of rupture when the client
+# said (RUPTURE_TYPES). Each is read when present; a file without them still loads.
 REPLAY_PENDING_COLUMN = "pending"
-REPLAY_OPTIONAL_COLUMNS = ("rupture", REPLAY_PENDING_COLUMN)
-# What a finished history needs (the simulator writes these); an export of the live app adds pending.
+REPLAY_OPTIONAL_COLUMNS = ("rupture", REPLAY_PENDING_COLUMN, "rupture_type")
+# What a finished history needs (the simulators write these; they draw no kinds of rupture); an
+# export of the live app adds pending and the kind of rupture.
 REPLAY_COLUMNS = (*REPLAY_INPUT_COLUMNS, "rupture")
-REPLAY_EXPORT_COLUMNS = (*REPLAY_COLUMNS, REPLAY_PENDING_COLUMN)
+REPLAY_EXPORT_COLUMNS = (*REPLAY_COLUMNS, REPLAY_PENDING_COLUMN, "rupture_type")
 REPLAY_OUTPUT_COLUMNS = ("client_id", "case_id", "session_number", "signal", "severity", "message")
 
 # Evidence: every key a finding's evidence may hold, in words a therapist reads (shown under
@@ -114,6 +128,7 @@ EVIDENCE_LABELS = {
     "checks_at_top": "checks at full marks",
     "scale_max": "top of scale",
     "rupture": "rupture answer",
+    "rupture_type": "kind of rupture",
     "session": "session",
     "dip_session": "dip at session",
     "lowest": "lowest",
@@ -148,5 +163,6 @@ EVIDENCE_VALUE_LABELS = {
         CONFIRMED_BY_HELD: "still below the usual level",
     },
     "rupture": {code: label.lower() for code, label in RUPTURE_LABELS.items()},
+    "rupture_type": {code: label.lower() for code, label in RUPTURE_TYPES},
     "follows_kind": {code: label.lower() for code, label in KINDS},
 }

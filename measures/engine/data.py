@@ -41,6 +41,8 @@ class Observation:
     check is still to be sent). It is neither answered nor skipped: every detector passes over it
     (it carries no information yet) and the session keeps its number; once answered or expired it
     is an ordinary observation. Only an attended session without scores can be pending.
+    ``rupture_type``: the client's optional answer what kind it was (contract.RUPTURE_TYPES:
+    "withdrawal" or "confrontation"), None when not given.
     """
 
     session_number: int
@@ -51,6 +53,7 @@ class Observation:
     bond: float | None
     rupture: int | None = None
     pending: bool = False
+    rupture_type: str | None = None
 
     @property
     def is_answered(self) -> bool:
@@ -188,9 +191,12 @@ class CaseResult:
     findings: every finding raised (onset or escalation of a condition) at every session, in
     session order. active: the findings whose condition still holds at each participant's latest
     session, at most one per (participant_id, kind): the latest raised finding of the episode.
+    dropout_probability: the chance that a client of the case stops coming within the next three
+    sessions (measures.engine.risk), None without any session; risk_score is it × 100, rounded.
     """
 
     findings: list[Finding]
     active: list[Finding]
     summaries: dict[str, ParticipantSummary]
     risk_score: int
+    dropout_probability: float | None = None

@@ -13,9 +13,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from .baseline import (
-    ALERT,
-    INFO,
-    WARNING,
     Baseline,
     State,
     Thresholds,
@@ -34,7 +31,6 @@ from .data import (
     KIND_SPLIT_ALLIANCE,
     KIND_SUSTAINED_DECLINE,
     SEVERITIES,
-    SEVERITY_RANK,
     CaseResult,
     EngineSettings,
     Finding,
@@ -49,11 +45,9 @@ from .detectors.low import LowAlliance
 from .detectors.repair import RepairedRupture
 from .detectors.rupture import step_rupture
 from .detectors.split import SplitAlliance
+from .risk import RiskTable, compute_dropout_probability
 from .statistics import compute_slope
 
-# Informational kinds that never raise a case's risk.
-POSITIVE_KINDS = (KIND_CEILING, KIND_REPAIRED_RUPTURE)
-RISK_WEIGHT = {INFO: 0.05, WARNING: 0.30, ALERT: 0.55}
 # Score kinds whose state holds, unchanged, over a session without a check.
 HELD_WITHOUT_CHECK = (KIND_RELIABLE_DROP, KIND_SUSTAINED_DECLINE, KIND_LOW_SCORE, KIND_CEILING)
 # A trend needs this many checks, and a change over the window of at least this many points
@@ -260,23 +254,24 @@ def _sort_key(finding: Finding) -> tuple[int, str, int]:
     return (finding.session_number, finding.participant_id, KIND_ORDER[finding.kind])
 
 
-def compute_risk(active: Sequence[Finding]) -> int:
-    """Case risk 0–100 from the active findings: 1 − Π(1 − weight), weights by severity.
-
-    Positive/informational kinds (ceiling, repaired rupture) add nothing; an empty list is 0.
+def compute_risk(
+    participants: Mapping[str, Sequence[Observation]],
+    active: Sequence[Finding],
+    table: RiskTable | None = None,
+) -> tuple[float | None, int]:
+    """(probability, risk score): the chance that a client of the case stops coming within the
+    next three sessions (measures.engine.risk; None without any session) and that chance × 100,
+    rounded, which orders the caseload (0 without any session).
     """
-    keep = 1.0
-    for finding in active:
-        if finding.kind in POSITIVE_KINDS:
-            continue
-        keep *= 1.0 - RISK_WEIGHT[SEVERITY_RANK[finding.severity]]
-    return int(round(100 * (1.0 - keep)))
+    probability = compute_dropout_probability(participants, active, table)
+    return probability, 0 if probability is None else int(round(100 * probability))
 
 
 def compute_case(
     participants: Mapping[str, Sequence[Observation]],
     settings: EngineSettings,
     labels: Mapping[str, str] | None = None,
+    risk_table: RiskTable | None = None,
 ) -> CaseResult:
     """Run every detector over one case (an individual, a couple or a family).
 
@@ -287,6 +282,7 @@ def compute_case(
     member; without it they use the id (as the replay does, whose ids are the clinic's own).
     Pending observations are passed over (neither answered nor skipped; see Observation) and
     count in no summary: "14 of 14 answered" stays so while the 15th check is pending.
+    ``risk_table``: the clinic's own risk calibration; without it the shipped one.
     """
     th = compute_thresholds(settings)
     tracks: dict[str, _Track] = {}
@@ -320,6 +316,12 @@ def compute_case(
 
     findings.sort(key=_sort_key)
     active.sort(key=_sort_key)
-    has_data = any(track.sessions for track in tracks.values())
-    risk = compute_risk(active) if has_data else 0
-    return CaseResult(findings=findings, active=active, summaries=summaries, risk_score=risk)
+    ordered_all = {
+        pid: sorted(observations, key=lambda o: o.session_number)
+        for pid, observations in participants.items()
+    }
+    probability, risk = compute_risk(ordered_all, active, risk_table)
+    return CaseResult(
+        findings=findings, active=active, summaries=summaries, risk_score=risk,
+        dropout_probability=probability,
+    )

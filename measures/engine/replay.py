@@ -21,6 +21,7 @@ from .contract import (
     REPLAY_OUTPUT_COLUMNS,
     REPLAY_PENDING_COLUMN,
     RUPTURE_LABELS,
+    RUPTURE_TYPE_LABELS,
     SUBSCALES,
 )
 from .data import CaseResult, EngineSettings, Observation
@@ -124,6 +125,7 @@ class _Layout:
     pending: int | None
     width: int  # a row needs at least this many fields
     fields: int  # as many as the header has
+    rupture_type: int | None = None  # optional column: old files without it still load
 
 
 def _layout(header_line: int, header: list[str]) -> _Layout:
@@ -141,10 +143,11 @@ def _layout(header_line: int, header: list[str]) -> _Layout:
     rupture = names.index("rupture") if "rupture" in names else None
     pending = names.index(REPLAY_PENDING_COLUMN) if REPLAY_PENDING_COLUMN in names else None
     width = max(index.values()) + 1
-    for optional in (rupture, pending):
-        if optional is not None:
-            width = max(width, optional + 1)
-    return _Layout(index=index, rupture=rupture, pending=pending, width=width, fields=len(header))
+    rupture_type = names.index("rupture_type") if "rupture_type" in names else None
+    width = max([width, *(i + 1 for i in (rupture, pending, rupture_type) if i is not None)])
+    return _Layout(
+        index=index, rupture=rupture, pending=pending, width=width, fields=len(header), rupture_type=rupture_type
+    )
 
 
 def _ids(row: list[str], layout: _Layout, line: int) -> tuple[str, str]:
@@ -202,6 +205,18 @@ def _pending(row: list[str], layout: _Layout, line: int) -> bool:
     return text == "1"
 
 
+def _rupture_type(row: list[str], layout: _Layout, line: int, rupture: int | None) -> str | None:
+    text = "" if layout.rupture_type is None else row[layout.rupture_type].strip()
+    if not text:
+        return None
+    if text not in RUPTURE_TYPE_LABELS:
+        kinds = " or ".join(RUPTURE_TYPE_LABELS)
+        raise ReplayError(line, f"rupture_type must be {kinds} or empty, got {_shown(text)}")
+    if rupture not in (1, 2):
+        raise ReplayError(line, "a rupture_type needs a rupture answer of 1 or 2 (something felt off)")
+    return text
+
+
 def _observation(
     row: list[str], layout: _Layout, line: int, settings: EngineSettings
 ) -> Observation:
@@ -241,6 +256,7 @@ def _observation(
         bond=bond,
         rupture=rupture,
         pending=pending,
+        rupture_type=_rupture_type(row, layout, line, rupture),
     )
 
 
@@ -281,7 +297,8 @@ def read_replay(stream: Iterable[str], settings: EngineSettings) -> ReplayCases:
     whole number from 1 to 10000, a date not written YYYY-MM-DD, attended other than 0/1, a
     score that is not a plain decimal number or outside the scale, scores or a rupture answer on a
     session not attended, some scores of a check given and others empty, a rupture answer with no
-    scores, a rupture answer other than 0/1/2, pending other than 0/1/empty or pending on a session
+    scores, a rupture answer other than 0/1/2, a rupture_type other than withdrawal/confrontation
+    or without a rupture answer of 1/2, pending other than 0/1/empty or pending on a session
     not attended or with scores, a duplicate session for a client, or a client
     listed under two cases.
     """
@@ -327,6 +344,7 @@ def history_rows(case_id: str, client_id: str, observations: Sequence[Observatio
             _score_text(obs.bond),
             "" if obs.rupture is None else obs.rupture,
             int(obs.pending),
+            obs.rupture_type or "",
         )
 
 

@@ -99,9 +99,10 @@ def ceiling_message(checks: int) -> str:
     )
 
 
-def rupture_message(session: int, *, talked_through: bool) -> str:
+def rupture_message(session: int, *, talked_through: bool, kind_words: str = "") -> str:
     done = "was talked through" if talked_through else "was not talked through"
-    return f"The client said something felt off in session {session}, and it {done}."
+    said = f" ({kind_words})" if kind_words else ""
+    return f"The client said something felt off in session {session}{said}, and it {done}."
 
 
 def repaired_message(

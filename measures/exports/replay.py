@@ -22,7 +22,7 @@ def _writable(obs):
     # scores on a session not attended); the engine does not read it there either.
     if obs.attended:
         return obs
-    return dataclasses.replace(obs, goals=None, tasks=None, bond=None, rupture=None)
+    return dataclasses.replace(obs, goals=None, tasks=None, bond=None, rupture=None, rupture_type=None)
 
 
 def replay_rows(scope, *, now=None):

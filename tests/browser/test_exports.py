@@ -23,8 +23,10 @@ def test_the_admin_downloads_each_export(page, tmp_path):
     page.goto(reverse("dashboard:exports"))
     kinds = [code for code, _label in ExportRecord.Kind.choices]
     for kind in kinds:
-        with page.expect_download() as download_info:
-            page.locator(f"button[data-export='{kind}']").click()
+        # The whole-clinic FHIR bundle is built and validated before it is sent (about 4 s for the
+        # demo on a busy machine): wait for it longer than for a click.
+        with page.expect_download(timeout=90_000) as download_info:
+            page.locator(f"button[data-export='{kind}']").click(timeout=90_000)
         download = download_info.value
         path = tmp_path / download.suggested_filename
         download.save_as(path)

@@ -46,6 +46,7 @@ def answer_with_keyboard(page, ratings, *, rupture="no", note=None):
     if rupture == "no":
         page.keyboard.press("ArrowRight")
     page.keyboard.press("Tab")  # the follow-up, left unanswered
+    page.keyboard.press("Tab")  # what kind it was (optional), left unanswered
     page.keyboard.press("Tab")  # the optional note
     if note:
         page.keyboard.type(note)

@@ -377,11 +377,15 @@ def test_contract_constants():
 def test_risk_orders_a_declining_case_above_a_stable_one():
     assert compute_case({}, SETTINGS).risk_score == 0
     assert compute_case({"p": []}, SETTINGS).risk_score == 0
-    stable = run(*STABLE_HIGH).risk_score
+    assert compute_case({}, SETTINGS).dropout_probability is None
+    stable = run(*STABLE_HIGH)
     repaired = run(*V_SHAPED).risk_score
     declining = run(*GRADUAL_DECLINE).risk_score
-    assert stable == 0
-    assert repaired < declining
+    # the risk is a probability of stopping within three sessions, × 100: small, not nil,
+    # without a finding (a repaired rupture adds nothing)
+    assert 0 < stable.dropout_probability < 0.05
+    assert stable.risk_score == round(100 * stable.dropout_probability)
+    assert repaired == stable.risk_score < declining
     assert 50 <= declining <= 100
 
 

@@ -82,13 +82,14 @@ def test_the_bundled_instrument_is_loaded_by_migrate():
 @pytest.mark.django_db
 def test_the_command_loads_a_new_version_and_refuses_changed_content(valid, tmp_path, capsys):
     data = copy.deepcopy(valid)
-    data["version"] = 2
-    path = tmp_path / "v2.json"
+    bundled = len(bundled_definitions())  # v1, v2, ...: the next version is new
+    data["version"] = bundled + 1
+    path = tmp_path / "next.json"
     path.write_text(json.dumps(data))
     call_command("load_instrument", str(path))
-    assert Instrument.objects.filter(code="alliance-check", version=2).exists()
+    assert Instrument.objects.filter(code="alliance-check", version=bundled + 1).exists()
     call_command("load_instrument", str(path))  # same content again: a no-op
-    assert Instrument.objects.filter(code="alliance-check").count() == 2
+    assert Instrument.objects.filter(code="alliance-check").count() == bundled + 1
     data["name"] = "Changed"
     path.write_text(json.dumps(data))
     with pytest.raises(CommandError, match="new version number"):
@@ -103,4 +104,4 @@ def test_the_command_refuses_a_malformed_file(valid, tmp_path):
     path.write_text(json.dumps(data))
     with pytest.raises(CommandError, match="refused: bad.json: item 'goals_focus': 'kind' must be one of"):
         call_command("load_instrument", str(path))
-    assert not Instrument.objects.filter(version__gt=1).exists()
+    assert not Instrument.objects.filter(version__gt=len(bundled_definitions())).exists()

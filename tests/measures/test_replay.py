@@ -205,6 +205,16 @@ ACCEPTED = [
     ("duplicate ignored columns", [HEADER + ",notes,notes,,", ROW + ",x,y,,"]),
     ("scores without a rupture answer", [HEADER, ROW]),
     ("attended but no check", [HEADER, "a,c,1,2025-01-01,1,,,,"]),
+    (
+        "kinds of rupture",
+        [
+            HEADER + ",rupture_type",
+            "a,c,1,2025-01-01,1,9,9,9,0,",
+            "a,c,2,2025-01-08,1,9,9,9,1,withdrawal",
+            "a,c,3,2025-01-15,1,9,9,9,2,confrontation",
+            "a,c,4,2025-01-22,1,9,9,9,1,confrontation",
+        ],
+    ),
 ]
 
 
