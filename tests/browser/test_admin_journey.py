@@ -164,8 +164,11 @@ def test_an_admin_onboards_a_therapist_and_runs_a_couple_case_from_invitation_to
     case.refresh_from_db()
     assert case.status != Case.Status.ACTIVE and case.outcome == Case.Outcome.DROPPED_OUT
     assert case.therapist == other
-    actions = set(CaseEvent.objects.filter(case=case).values_list("action", flat=True))
-    assert {CaseEvent.Action.ASSIGNED} <= actions
+    assert case.closed_on == timezone.localtime(timezone.now(), zone).date()
+    closing = CaseEvent.objects.get(case=case, action=CaseEvent.Action.CLOSED)
+    assert closing.actor.email == ADMIN[0]
+    transfers = CaseEvent.objects.filter(case=case, action=CaseEvent.Action.ASSIGNED).order_by("created_at", "id")
+    assert [(e.detail.get("from"), e.detail.get("to")) for e in transfers] == [(None, nina.pk), (nina.pk, other.pk)]
 
 
 def test_every_page_issue_11_added_passes_axe(page, browser, live_server, mailoutbox):
