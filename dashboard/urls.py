@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import imports, manage, views
+from . import imports, manage, overview, reports, views
 
 app_name = "dashboard"
 urlpatterns = [
@@ -25,4 +25,11 @@ urlpatterns = [
     path("clients/<int:participant_id>/remove/", manage.remove_participant, name="remove_participant"),
     path("import/", imports.import_cases, name="import_cases"),
     path("import/<int:import_id>/confirm/", imports.confirm_import, name="confirm_import"),
+]
+
+# The clinic overview (dashboard/overview.py) and printable reports (dashboard/reports.py).
+urlpatterns += [
+    path("overview/", overview.clinic_overview, name="overview"),
+    path("reports/clinic/", reports.clinic_report, name="report_clinic"),
+    path("cases/<int:case_id>/report/", reports.case_report, name="report_case"),
 ]
