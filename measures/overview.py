@@ -208,6 +208,9 @@ class _Context:
         for pk, case_id, start, status in rows["sessions"]:
             self.sessions_by_case[case_id].append((pk, start, status))
             self.session_start[pk] = start
+        self.by_person_kind = defaultdict(list)
+        for row in rows["flags"]:
+            self.by_person_kind[(row[2], row[4])].append(row)
         self.actions = defaultdict(list)
         for signal_id, action, created_at, note, suggestion in rows["actions"]:
             self.actions[signal_id].append((action, created_at, note, suggestion))
@@ -224,7 +227,7 @@ class _Context:
             "response": self._response(therapist_id),
             "scores": self._scores(therapist_id),
             "open_flags_by_age": self._open_by_age(mine),
-            "fidelity": self._fidelity(in_period, mine),
+            "fidelity": self._fidelity(in_period),
             "track_record": self._track_record(therapist_id, mine),
         }
 
@@ -295,7 +298,7 @@ class _Context:
             if status in TherapySession.COUNTED and moment < start <= self.as_of
         ]
 
-    def _fidelity(self, flags, all_flags):
+    def _fidelity(self, flags):
         timely = judged = 0
         to_ack, to_resolve = [], []
         resolved = with_note = 0
@@ -326,9 +329,7 @@ class _Context:
             entry["judged"] += 1
             window_end = after[CLEARED_AFTER_SESSIONS - 1] + timedelta(days=1)
             reopened = any(
-                other[2] == person and other[4] == kind and resolve[1] < other[6] <= window_end
-                for other in all_flags
-                if other[0] != pk
+                other[0] != pk and resolve[1] < other[6] <= window_end for other in self.by_person_kind[(person, kind)]
             )
             entry["cleared"] += (not holds) and not reopened
         return {
