@@ -80,6 +80,8 @@ def overview_context(payload, scope, *, anonymise=False, chart_prefix="overview"
         return {"figures": None}
     labels = therapist_labels(payload, anonymise=anonymise)
     months = [month_text(m) for m in payload["months"]]
+    # The charts' axes: "Jan" … (a year spelled out in twelve labels crowds a small chart).
+    ticks = [date(int(m[:4]), int(m[5:]), 1).strftime("%b") for m in payload["months"]]
     rows = []
     if scope == "clinic":
         rows = [TherapistRow(labels[pk], payload["by_therapist"][pk]) for pk in labels if pk in payload["by_therapist"]]
@@ -103,7 +105,7 @@ def overview_context(payload, scope, *, anonymise=False, chart_prefix="overview"
                             f"Mean {name} score (0 to 10) of the checks answered each month, {months[0]} to "
                             f"{months[-1]}. The same figures are in the table."
                         ),
-                        x_labels=months,
+                        x_labels=ticks,
                         lines=[charts.Line(label, values, style=i) for i, (label, values) in enumerate(series)],
                         width=360,
                         height=200,
@@ -119,7 +121,7 @@ def overview_context(payload, scope, *, anonymise=False, chart_prefix="overview"
                 f"Percent of checks sent that were answered, {months[0]} to {months[-1]}; months without checks are "
                 "gaps. The same figures are in the table."
             ),
-            x_labels=months,
+            x_labels=ticks,
             lines=rate_lines,
             scale=(0.0, 100.0),
         )
