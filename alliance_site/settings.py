@@ -339,6 +339,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "dashboard.tasks.send_digests",
         "schedule": crontab(minute="*/15"),
     },
+    "compute-clinic-overviews": {
+        "task": "measures.tasks.compute_clinic_overviews",
+        "schedule": crontab(minute=5),
+    },
 }
 
 # Short socket timeouts (seconds): a down or hung Redis must not hold a client's submission; the

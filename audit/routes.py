@@ -47,6 +47,10 @@ CLIENT_DATA_ROUTES = {
     # "Complete now" and the QR code hand a client's check over (staff pages, not the survey).
     "surveys:complete_now": Route("participant_id"),
     "surveys:participant_qr": Route("participant_id"),
+    # The clinic overview and the printable reports (the case report holds the case page's data).
+    "dashboard:overview": Route(None),
+    "dashboard:report_clinic": Route(None),
+    "dashboard:report_case": Route("case_id"),
     # Exports: the page lists earlier exports by case; each download is logged with its scope.
     "dashboard:exports": Route(None),
     "dashboard:export_download": Route(None, export=True),

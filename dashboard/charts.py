@@ -156,7 +156,7 @@ def line_chart(chart):
             f'<text x="{_n(left + plot_w - 2)}" y="{_n(band_top + 11)}" text-anchor="end" font-size="10" '
             f'fill="#991b1b">below cutoff {chart.cutoff:g}</text>'
         )
-    for tick in range(int(low), int(high) + 1, 2):
+    for tick in range(int(low), int(high) + 1, max(2, int(high - low) // 5)):  # 0–10: every 2; 0–100: every 20
         ty = y(tick)
         parts.append(
             f'<line x1="{_n(left)}" x2="{_n(left + plot_w)}" y1="{_n(ty)}" y2="{_n(ty)}" stroke="#e5e7eb"/>'

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import clinic, exports, imports, manage, views
+from . import clinic, exports, imports, manage, overview, reports, views
 
 app_name = "dashboard"
 urlpatterns = [
@@ -37,4 +37,11 @@ urlpatterns += [
 urlpatterns += [
     path("clinic/", clinic.clinic_home, name="clinic_home"),
     path("clinic/settings/", clinic.clinic_settings, name="clinic_settings"),
+]
+
+# The clinic overview (dashboard/overview.py) and printable reports (dashboard/reports.py).
+urlpatterns += [
+    path("overview/", overview.clinic_overview, name="overview"),
+    path("reports/clinic/", reports.clinic_report, name="report_clinic"),
+    path("cases/<int:case_id>/report/", reports.case_report, name="report_case"),
 ]

@@ -524,3 +524,16 @@ class ExportRecord(models.Model):
         if self.date_from or self.date_to:
             return f"sessions {self.date_from or '…'} to {self.date_to or '…'}"
         return "whole clinic"
+
+
+class ClinicOverview(models.Model):
+    """The clinic overview's figures as last computed (measures.overview.compute_overview), so the
+    page reads one row instead of the clinic's whole history."""
+
+    clinic = models.OneToOneField("accounts.Clinic", on_delete=models.CASCADE, related_name="overview")
+    # {"clinic": figures, "by_therapist": {id: figures}, "months", "budget", "reliability", ...}
+    payload = models.JSONField(default=dict)
+    computed_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self):
+        return f"Overview of {self.clinic}"

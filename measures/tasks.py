@@ -186,3 +186,17 @@ def send_flag_alert(signal_id):
         if therapist is None or not therapist.is_active or therapist.clinic_id != signal.case.clinic_id:
             return
         notifications.send_flag_alert_email(signal)
+
+
+@shared_task
+def compute_clinic_overviews(clinic_id=None):
+    """Hourly: recompute and cache each clinic's overview figures (or one clinic's). Idempotent:
+    each run overwrites the clinic's one ClinicOverview row with figures as of now."""
+    from .models import ClinicOverview
+    from .overview import compute_overview
+
+    now = timezone.now()
+    clinics = Clinic.objects.all() if clinic_id is None else Clinic.objects.filter(pk=clinic_id)
+    for clinic in clinics:
+        payload = compute_overview(clinic, now=now)
+        ClinicOverview.objects.update_or_create(clinic=clinic, defaults={"payload": payload, "computed_at": now})

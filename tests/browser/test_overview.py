@@ -1,0 +1,59 @@
+"""The clinic admin's overview and the printable case report, in real Chromium on the demo clinic."""
+
+import re
+
+import pytest
+from django.core.management import call_command
+
+from measures.management.commands.seed_demo import ADMIN, DEMO_PASSWORD, DEMO_SLUG
+from measures.models import Signal
+from measures.tasks import compute_clinic_overviews
+from sessions_app.models import Case
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser]
+
+
+def log_in(page, email):
+    page.goto("/login/")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(DEMO_PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_load_state()
+
+
+def test_the_admin_opens_the_overview(page, artifacts):
+    call_command("seed_demo", verbosity=0)
+    compute_clinic_overviews()
+    log_in(page, ADMIN[0])
+    page.get_by_role("link", name="Overview").click()
+    page.wait_for_url("**/overview/")
+    assert page.get_by_role("heading", name="Clinic overview").is_visible()
+    assert page.locator("#computed-at").is_visible()
+    assert page.locator("svg.chart").count() == 4
+    assert page.locator("#by-therapist tbody tr").count() == 3  # the demo's three therapists
+    assert page.locator("#fidelity").is_visible() and page.locator("#track-record").is_visible()
+    page.screenshot(path=str(artifacts / "overview.png"), full_page=True)
+    page.get_by_role("link", name="Show therapists anonymised").click()
+    page.wait_for_url(re.compile(r".*anonymise=1"))
+    assert page.locator("#by-therapist tbody th").first.inner_text() == "Therapist A"
+
+
+def test_the_case_report_prints_on_one_page(page, artifacts):
+    call_command("seed_demo", verbosity=0)
+    case = (
+        Case.objects.filter(clinic__slug=DEMO_SLUG, signals__status=Signal.Status.OPEN)
+        .exclude(signals__severity="info")
+        .select_related("therapist")
+        .first()
+    )
+    log_in(page, case.therapist.email)
+    page.goto(f"/cases/{case.pk}/report/")
+    assert page.get_by_role("heading", name=f"Case report: {case.reference}").is_visible()
+    page.emulate_media(media="print")
+    page.screenshot(path=str(artifacts / "case_report_print.png"), full_page=True)
+    assert page.locator(".screen-only").first.is_hidden()
+    assert page.locator("#report-charts svg.chart").first.is_visible()
+    assert page.locator("#report-open-flags .flag").count() >= 1
+    assert page.locator("#report-last-check .check").count() >= 1
+    pdf = page.pdf(format="A4")
+    assert len(re.findall(rb"/Type\s*/Page[^s]", pdf)) == 1, "the case report should print on one A4 page"
