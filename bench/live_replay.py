@@ -88,6 +88,7 @@ class Run:
     reminders: int = 0
     evaluations_on_expiry: int = 0
     out_of_order: int = 0
+    unbacked: list = field(default_factory=list)  # recorded findings without a history line (must be none)
     end: datetime | None = None
     flags: list[LiveFlag] = field(default_factory=list)
 
@@ -347,7 +348,13 @@ def replay_findings(clinic, history_csv):
 
 
 def live_findings(run, now):
-    """The live flags as (client_id, kind, session_number, severity), numbered as the export."""
+    """The findings the live flag history records, as (client_id, kind, session_number, severity),
+    numbered as the export: each flag's onset and escalations, re-dated where a late check moved
+    an onset, and the flags recorded as "seen late" (opened and cleared) for findings that had
+    already passed when their check arrived. The reconcile keeps them in CaseEvaluation.summary
+    (measures.evaluation.RECORDED); each is checked against a line of the flag's history."""
+    from measures.evaluation import RECORDED
+    from measures.models import CaseEvaluation, SignalAction
     from sessions_app.models import TherapySession
 
     number = {}
@@ -357,7 +364,21 @@ def live_findings(run, now):
     for sessions in by_case.values():
         for n, session in enumerate(TherapySession.counted(sessions, now), start=1):
             number[session.pk] = n
-    return [(str(f.participant_id), f.kind, number.get(f.session_id), f.severity) for f in run.flags]
+    lines = Counter(
+        SignalAction.objects.filter(action__in=("opened", "escalated", "updated")).exclude(severity="")
+        .values_list("signal_id", "severity")
+    )
+    found, unbacked = [], []
+    for summary in CaseEvaluation.objects.values_list("summary", flat=True):
+        for pid, figures in summary.items():
+            for kind, session_id, severity, signal_id in figures.get(RECORDED, []):
+                found.append((pid, kind, number.get(session_id), severity))
+                if lines[(signal_id, severity)]:
+                    lines[(signal_id, severity)] -= 1
+                else:
+                    unbacked.append((pid, kind, number.get(session_id), severity, signal_id))
+    run.unbacked = unbacked
+    return found
 
 
 def compare(live, replay):
@@ -418,6 +439,9 @@ def report(run, live, replayed, differences, seconds, out=print):
     by_severity = Counter(severity for *_rest, severity in replayed)
     out(f"replay findings:                {len(replayed)} ({dict(sorted(by_severity.items()))})")
     out(f"flags opened on a pending check: {pending_rows}")
+    out(f"recorded findings without a history line: {len(run.unbacked)}")
+    for client, kind, session, severity, signal_id in run.unbacked:
+        out(f"  client {client} {kind} {severity} at session {session} (flag {signal_id})")
     out(f"differences: {len(differences)}")
     for side, (client, kind, session, severity), count in differences:
         out(f"  {side}: client {client} {kind} {severity} at session {session}" + (f" ×{count}" if count > 1 else ""))
