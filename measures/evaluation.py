@@ -263,6 +263,12 @@ def _reconcile(case, result, sessions, now, notify, correction=""):
     restores, in place, the flag a correction closed (open or acknowledged as it was, or resolved
     and holding again), so undoing a mis-click leaves the same flags as before. A resolved flag
     re-opens (as a new flag) only for a finding more severe than when it was resolved.
+
+    Beyond the active findings, every finding the engine raises (result.findings) is set against
+    what the history records (_Ledger): a check that settled after a later session was judged
+    re-dates an open flag to the earlier onset, or records a finding that had already passed as
+    a flag that opened and cleared; neither is emailed. Under a correction they are the
+    correction's and only noted as recorded.
     """
     session_by_number = dict(enumerate(sessions, start=1))
     active = {(int(f.participant_id), f.kind): f for f in result.active}

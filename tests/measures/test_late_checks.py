@@ -11,7 +11,7 @@ import pytest
 from django.utils import timezone
 
 from measures.evaluation import RECORDED, do_evaluate_case
-from measures.models import CaseEvaluation, Signal, SignalAction, SurveyInvitation
+from measures.models import CaseEvaluation, Signal, SurveyInvitation
 from tests.builders import give_history, make_invitation, make_response, make_session
 
 STEADY = [9, 9, 8.5, 9, 9, 9]  # six weekly checks, the last ten days ago
