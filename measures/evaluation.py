@@ -283,7 +283,7 @@ def _reconcile(case, result, sessions, now, notify, correction=""):
                 resolved_holding[key] = signal
     restorable = _closed_by_correction(case) if correction else {}
     number_of = {session.pk: number for number, session in session_by_number.items()}
-    ledger = _Ledger(case, result, session_by_number, active)
+    ledger = _Ledger(case, result, session_by_number, active, open_by_key)
     if not correction:
         ledger.redate(open_by_key, number_of, now)
 
@@ -297,6 +297,16 @@ def _reconcile(case, result, sessions, now, notify, correction=""):
         session = session_by_number.get(finding.session_number)
         rank = Signal.SEVERITY_RANK[finding.severity]
         signal = open_by_key.get(key)
+        if signal is not None and not correction and ledger.is_new_episode(finding, session, signal):
+            # A late check showed the flag's episode ended and a new one began since: it closes
+            # (saying so), and the new episode opens as any new finding does.
+            Signal.objects.filter(pk=signal.pk).update(
+                status=Signal.Status.CLEARED, closed_at=now, updated_at=now, holds=False
+            )
+            SignalAction.objects.create(
+                signal=signal, action=SignalAction.Action.CLEARED, note=ENDED_NOTE, created_at=now
+            )
+            signal = None
         if signal is not None:
             if correction and rank != signal.severity_rank:
                 _update(signal, finding, session, now, severity=finding.severity)
@@ -396,6 +406,7 @@ def _reconcile(case, result, sessions, now, notify, correction=""):
 # [kind, session id, severity, signal id] for each onset or escalation a flag recorded.
 RECORDED = "recorded"
 REDATED_NOTE = "An earlier check arrived late: this finding now dates from the session of {day} (it was put at {was})."
+ENDED_NOTE = "An earlier check arrived late: this finding had ended, and a new one began since."
 SEEN_LATE_NOTE = (
     "Seen late: an earlier check arrived after later sessions had been judged, and this finding "
     "of the session of {day} had already passed."
@@ -416,8 +427,10 @@ class _Ledger:
     nothing; an entry the engine no longer raises stays (the flag did open then).
     """
 
-    def __init__(self, case, result, session_by_number, active):
+    def __init__(self, case, result, session_by_number, active, open_by_key):
         self.active = active
+        self.zone = ZoneInfo(case.clinic.time_zone)
+        self.session_by_id = {session.pk: session for session in session_by_number.values()}
         stored = CaseEvaluation.objects.filter(case=case).values_list("summary", flat=True).first() or {}
         self.entries = {pid: list(figures.get(RECORDED, [])) for pid, figures in stored.items() if RECORDED in figures}
         self.found = Counter()
@@ -437,13 +450,35 @@ class _Ledger:
         self.active_entries = active_entries
         # A participant without a ledger yet (first evaluation, or data from before it): what
         # the engine finds in the past counts as known; only what is revealed later is recorded.
+        # An active finding counts as known when its flag is open (it is that flag's); without
+        # one, the reconcile opens it and records it then.
         for pid in {*result.summaries, *(f.participant_id for f in result.findings)} - set(self.entries):
-            self.entries[pid] = [
-                [kind, session_id, severity, None]
-                for (p, kind, session_id, severity), count in self.found.items()
-                if p == pid and (p, kind, session_id, severity) not in active_entries
-                for _ in range(count)
-            ]
+            rows = self.entries[pid] = []
+            for (p, kind, session_id, severity), count in self.found.items():
+                flag = open_by_key.get((int(p), kind))
+                if p != pid or ((p, kind, session_id, severity) in active_entries and flag is None):
+                    continue
+                is_flags = (p, kind, session_id, severity) in active_entries
+                rows.extend([kind, session_id, severity, flag.pk if is_flags else None] for _ in range(count))
+
+    def is_new_episode(self, finding, session, signal):
+        """Whether the active finding is a new episode after the open flag's: not recorded yet, at
+        another session, no worse, while the flag's own finding still stands (a late check showed
+        that the flag's episode ended in between). A worse one escalates the flag instead."""
+        if session is None or session.pk == signal.session_id:
+            return False
+        if Signal.SEVERITY_RANK[finding.severity] > signal.severity_rank:
+            return False
+        entry = (finding.participant_id, finding.kind, session.pk, finding.severity)
+        own = (str(signal.participant_id), signal.kind, signal.session_id, signal.severity)
+        return bool(self.missing()[entry]) and bool(self.found[own])
+
+    def day(self, session_id):
+        """A session's date in the clinic's time zone, as the notes name it."""
+        session = self.session_by_id.get(session_id)
+        if session is None:  # removed since (a correction): say so rather than fail
+            return "a session since removed"
+        return f"{session.scheduled_start.astimezone(self.zone):%-d %b %Y}"
 
     def recorded(self):
         return Counter(
@@ -480,13 +515,12 @@ class _Ledger:
                 row[1] = new[2]
                 finding = self.finding[new]
                 if signal.session_id == old[2]:
-                    session = TherapySession.objects.get(pk=new[2])
-                    _update(signal, finding, session, now)
+                    _update(signal, finding, self.session_by_id[new[2]], now)
                 SignalAction.objects.create(
                     signal=signal,
                     action=SignalAction.Action.UPDATED,
                     severity=row[2],
-                    note=REDATED_NOTE.format(day=_session_day(new[2]), was=_session_day(old[2])),
+                    note=REDATED_NOTE.format(day=self.day(new[2]), was=self.day(old[2])),
                     created_at=now,
                 )
 
@@ -514,7 +548,7 @@ class _Ledger:
                 finding = self.finding[entry]
                 session = session_by_number[finding.session_number]
                 rank = Signal.SEVERITY_RANK[finding.severity]
-                note = SEEN_LATE_NOTE.format(day=_session_day(session))
+                note = SEEN_LATE_NOTE.format(day=self.day(session.pk))
                 if signal is not None and rank > signal.severity_rank:
                     _update(signal, finding, session, now, severity=finding.severity)
                     action = SignalAction.Action.ESCALATED
@@ -543,13 +577,6 @@ class _Ledger:
                 )
                 self.add(entry, signal.pk)
             SignalAction.objects.create(signal=signal, action=SignalAction.Action.CLEARED, created_at=now)
-
-
-def _session_day(session):
-    if not isinstance(session, TherapySession):
-        session = TherapySession.objects.select_related("case__clinic").get(pk=session)
-    zone = ZoneInfo(session.case.clinic.time_zone)
-    return f"{session.scheduled_start.astimezone(zone):%-d %b %Y}"
 
 
 def _update(signal, finding, session, now, **extra):
