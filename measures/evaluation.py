@@ -406,6 +406,10 @@ def _reconcile(case, result, sessions, now, notify, correction=""):
 # [kind, session id, severity, signal id] for each onset or escalation a flag recorded.
 RECORDED = "recorded"
 REDATED_NOTE = "An earlier check arrived late: this finding now dates from the session of {day} (it was put at {was})."
+REJUDGED_NOTE = (
+    "An earlier check arrived late: with it, this finding is a {severity} from the session of {day} "
+    "(it was put at {was} as {had})."
+)
 ENDED_NOTE = "An earlier check arrived late: this finding had ended, and a new one began since."
 SEEN_LATE_NOTE = (
     "Seen late: an earlier check arrived after later sessions had been judged, and this finding "
@@ -496,31 +500,42 @@ class _Ledger:
 
     def redate(self, open_by_key, number_of, now):
         """Move each open flag's recorded finding the engine no longer raises to the finding of the
-        same kind and severity it raises instead (nearest session): one 'updated' line each."""
+        same kind it raises instead, at the same severity (nearest session) or else a lower one:
+        one 'updated' line each, no email. A higher one is left to the reconcile: an escalation,
+        emailed as any alert."""
         missing = self.missing()
         stale = self.recorded() - self.found
+        rank = Signal.SEVERITY_RANK
         for (participant_id, kind), signal in open_by_key.items():
             pid = str(participant_id)
             for row in self.entries.get(pid, []):
                 old = (pid, kind, row[1], row[2])
                 if row[0] != kind or row[3] != signal.pk or not stale[old]:
                     continue
-                candidates = [e for e in missing if missing[e] and e[:2] == (pid, kind) and e[3] == row[2]]
+                candidates = [
+                    e for e in missing if missing[e] and e[:2] == (pid, kind) and rank[e[3]] <= rank[row[2]]
+                ]
                 if not candidates:
                     continue
-                was = number_of.get(row[1])
-                new = min(candidates, key=lambda e: (abs((number_of.get(e[2]) or 0) - (was or 0)), number_of.get(e[2])))
+                was = number_of.get(row[1]) or 0
+
+                def nearness(entry, was=was, severity=row[2]):
+                    number = number_of.get(entry[2]) or 0
+                    return (entry[3] != severity, abs(number - was), number)
+
+                new = min(candidates, key=nearness)
                 stale[old] -= 1
                 missing[new] -= 1
-                row[1] = new[2]
+                row[1], row[2] = new[2], new[3]
                 finding = self.finding[new]
-                if signal.session_id == old[2]:
-                    _update(signal, finding, self.session_by_id[new[2]], now)
+                if signal.session_id == old[2] and signal.severity == old[3]:
+                    _update(signal, finding, self.session_by_id[new[2]], now, severity=new[3])
+                note = REDATED_NOTE if new[3] == old[3] else REJUDGED_NOTE
                 SignalAction.objects.create(
                     signal=signal,
                     action=SignalAction.Action.UPDATED,
-                    severity=row[2],
-                    note=REDATED_NOTE.format(day=self.day(new[2]), was=self.day(old[2])),
+                    severity=new[3],
+                    note=note.format(day=self.day(new[2]), was=self.day(old[2]), severity=new[3], had=old[3]),
                     created_at=now,
                 )
 
