@@ -153,3 +153,43 @@ def test_a_case_evaluated_before_the_record_existed_gets_no_late_flags_for_its_p
     CaseEvaluation.objects.filter(case=case).update(evaluated_at=timezone.now() - timedelta(hours=1))
     evaluate(case, django_capture_on_commit_callbacks)
     assert not Signal.objects.filter(case=case, kind__in=("reliable_drop", "low_score")).exists()
+
+
+def test_a_late_check_that_ends_an_episode_closes_its_flag_and_the_new_one_opens(
+    case, django_capture_on_commit_callbacks
+):
+    """Low at 7; 8 is late; low again at 9: the flag of 7 seemed to hold on. When 8 arrives
+    (back to usual) the first episode ended at 8 and a new one began at 9: the history says so,
+    and an alert that the partial series raised at 9 is re-judged a warning, with one line."""
+    participant = give_history(case, STEADY, start_days_ago=12 + 7 * (len(STEADY) - 1))
+    seventh = make_session(case, days_ago=8)
+    make_response(seventh, participant, goals=6.5, tasks=6.5, bond=6.5)
+    evaluate(case, django_capture_on_commit_callbacks)
+    eighth = make_session(case, days_ago=3)
+    make_invitation(eighth, participant, created_at=eighth.scheduled_start)
+    ninth = make_session(case, days_ago=0)
+    make_response(ninth, participant, goals=6.5, tasks=6.5, bond=6.5)
+    evaluate(case, django_capture_on_commit_callbacks)
+    assert Signal.objects.get(case=case, kind="reliable_drop").severity == "alert"  # not held back
+
+    arrives(eighth, participant, 9)
+    evaluate(case, django_capture_on_commit_callbacks)
+
+    lows = list(Signal.objects.filter(case=case, kind="low_score").order_by("pk"))
+    assert [(s.session, s.status) for s in lows] == [(seventh, "cleared"), (ninth, "open")]
+    assert "had ended" in lows[0].actions.last().note
+    drop = Signal.objects.get(case=case, kind="reliable_drop")
+    assert [(a.action, a.severity) for a in drop.actions.all()] == [
+        ("opened", "warning"), ("escalated", "alert"), ("updated", "warning")
+    ]
+    assert drop.severity == "warning" and drop.session == ninth and drop.status == "open"
+    assert recorded(case) == sorted([
+        ("reliable_drop", seventh.pk, "warning"),
+        ("low_score", seventh.pk, "warning"),
+        ("repaired_rupture", eighth.pk, "info"),
+        ("reliable_drop", ninth.pk, "warning"),
+        ("low_score", ninth.pk, "warning"),
+    ])
+    before = history(case)
+    evaluate(case, django_capture_on_commit_callbacks)
+    assert history(case) == before
