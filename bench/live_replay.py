@@ -19,17 +19,19 @@ opened under last week's settings is not a finding of today's. Both paths then u
 instrument's psychometrics and the clinic's cutoff.
 
 Equal means: the multiset of (client, kind, session number, severity) of every finding replay
-raises (each onset and each escalation) equals that of every flag the live app opened or
-escalated (Signal rows and their SignalAction history), the session being the flag's session
-at that moment. Every difference is printed, and the flags opened or escalated while the check
-of their own session was still pending are counted (they must be 0).
+raises (each onset and each escalation) equals that of every finding the live flag history
+records: each flag's onset and escalations, as re-dated when a check that arrived late moved an
+onset earlier, and the flags recorded "seen late" (opened and cleared, no email) for findings
+that had already passed when their check arrived (measures.evaluation._Ledger keeps the list;
+each entry is checked against a line of its flag's history). Every difference is printed, and
+the flags opened or escalated while the check of their own session was still pending are
+counted (they must be 0).
 
-The equality holds when each participant's checks settle in session order, as they do with
-sessions further apart than the checks' expiry (the default courses: mostly weekly, 4-day links).
-When a check is still pending as the next session is recorded (--gap 3), the live app judges
-the later session first and the two paths can differ by the session a finding is put at, or a
-finding that held for one session only is never opened live (the reconcile opens active
-findings); the run prints how many checks settled out of order so that case is visible.
+With sessions closer than the checks' expiry (--gap 3, --gap 2) a check is often still pending
+as the next session is recorded; the live app judges the later session at once (an alert is
+never held back for a slow check) and brings the history in line when the earlier check
+settles. The run prints how many checks settled out of order, how many flags were re-dated and
+how many findings were seen late.
 """
 
 from __future__ import annotations
@@ -88,6 +90,9 @@ class Run:
     reminders: int = 0
     evaluations_on_expiry: int = 0
     out_of_order: int = 0
+    redated: int = 0  # open flags re-dated to an earlier onset when a late check arrived
+    seen_late: int = 0  # findings recorded as opened and cleared: they had passed when their check arrived
+    unbacked: list = field(default_factory=list)  # recorded findings without a history line (must be none)
     end: datetime | None = None
     flags: list[LiveFlag] = field(default_factory=list)
 
@@ -347,7 +352,13 @@ def replay_findings(clinic, history_csv):
 
 
 def live_findings(run, now):
-    """The live flags as (client_id, kind, session_number, severity), numbered as the export."""
+    """The findings the live flag history records, as (client_id, kind, session_number, severity),
+    numbered as the export: each flag's onset and escalations, re-dated where a late check moved
+    an onset, and the flags recorded as "seen late" (opened and cleared) for findings that had
+    already passed when their check arrived. The reconcile keeps them in CaseEvaluation.summary
+    (measures.evaluation.RECORDED); each is checked against a line of the flag's history."""
+    from measures.evaluation import RECORDED
+    from measures.models import CaseEvaluation, SignalAction
     from sessions_app.models import TherapySession
 
     number = {}
@@ -357,7 +368,24 @@ def live_findings(run, now):
     for sessions in by_case.values():
         for n, session in enumerate(TherapySession.counted(sessions, now), start=1):
             number[session.pk] = n
-    return [(str(f.participant_id), f.kind, number.get(f.session_id), f.severity) for f in run.flags]
+    lines = Counter(
+        SignalAction.objects.filter(action__in=("opened", "escalated", "updated")).exclude(severity="")
+        .values_list("signal_id", "severity")
+    )
+    found, unbacked = [], []
+    for summary in CaseEvaluation.objects.values_list("summary", flat=True):
+        for pid, figures in summary.items():
+            for kind, session_id, severity, signal_id in figures.get(RECORDED, []):
+                found.append((pid, kind, number.get(session_id), severity))
+                if lines[(signal_id, severity)]:
+                    lines[(signal_id, severity)] -= 1
+                else:
+                    unbacked.append((pid, kind, number.get(session_id), severity, signal_id))
+    run.unbacked = unbacked
+    late = SignalAction.objects.exclude(note="")
+    run.redated = late.filter(action="updated", note__startswith="An earlier check arrived late").count()
+    run.seen_late = late.filter(action__in=("opened", "escalated"), note__startswith="Seen late").count()
+    return found
 
 
 def compare(live, replay):
@@ -418,6 +446,10 @@ def report(run, live, replayed, differences, seconds, out=print):
     by_severity = Counter(severity for *_rest, severity in replayed)
     out(f"replay findings:                {len(replayed)} ({dict(sorted(by_severity.items()))})")
     out(f"flags opened on a pending check: {pending_rows}")
+    out(f"late checks: {run.redated} flags re-dated to an earlier onset, {run.seen_late} findings seen late")
+    out(f"recorded findings without a history line: {len(run.unbacked)}")
+    for client, kind, session, severity, signal_id in run.unbacked:
+        out(f"  client {client} {kind} {severity} at session {session} (flag {signal_id})")
     out(f"differences: {len(differences)}")
     for side, (client, kind, session, severity), count in differences:
         out(f"  {side}: client {client} {kind} {severity} at session {session}" + (f" ×{count}" if count > 1 else ""))

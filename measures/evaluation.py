@@ -8,6 +8,7 @@ nothing the second time.
 
 import dataclasses
 import logging
+from collections import Counter
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -291,6 +292,12 @@ def _reconcile(case, result, sessions, now, notify, correction=""):
     restores, in place, the flag a correction closed (open or acknowledged as it was, or resolved
     and holding again), so undoing a mis-click leaves the same flags as before. A resolved flag
     re-opens (as a new flag) only for a finding more severe than when it was resolved.
+
+    Beyond the active findings, every finding the engine raises (result.findings) is set against
+    what the history records (_Ledger): a check that settled after a later session was judged
+    re-dates an open flag to the earlier onset, or records a finding that had already passed as
+    a flag that opened and cleared; neither is emailed. Under a correction they are the
+    correction's and only noted as recorded.
     """
     session_by_number = dict(enumerate(sessions, start=1))
     active = {(int(f.participant_id), f.kind): f for f in result.active}
@@ -304,6 +311,10 @@ def _reconcile(case, result, sessions, now, notify, correction=""):
             if current is None or signal.severity_rank > current.severity_rank:
                 resolved_holding[key] = signal
     restorable = _closed_by_correction(case) if correction else {}
+    number_of = {session.pk: number for number, session in session_by_number.items()}
+    ledger = _Ledger(case, result, session_by_number, active, open_by_key)
+    if not correction:
+        ledger.redate(open_by_key, number_of, now)
 
     def corrected(signal, severity=""):
         SignalAction.objects.create(
@@ -315,6 +326,16 @@ def _reconcile(case, result, sessions, now, notify, correction=""):
         session = session_by_number.get(finding.session_number)
         rank = Signal.SEVERITY_RANK[finding.severity]
         signal = open_by_key.get(key)
+        if signal is not None and not correction and ledger.is_new_episode(finding, session, signal):
+            # A late check showed the flag's episode ended and a new one began since: it closes
+            # (saying so), and the new episode opens as any new finding does.
+            Signal.objects.filter(pk=signal.pk).update(
+                status=Signal.Status.CLEARED, closed_at=now, updated_at=now, holds=False
+            )
+            SignalAction.objects.create(
+                signal=signal, action=SignalAction.Action.CLEARED, note=ENDED_NOTE, created_at=now
+            )
+            signal = None
         if signal is not None:
             if correction and rank != signal.severity_rank:
                 _update(signal, finding, session, now, severity=finding.severity)
@@ -368,6 +389,11 @@ def _reconcile(case, result, sessions, now, notify, correction=""):
                 signal=signal, action=SignalAction.Action.OPENED, severity=finding.severity, created_at=now
             )
         to_notify.append(signal)
+        open_by_key[key] = signal
+
+    ledger.record_active(open_by_key, correction)
+    if not correction:
+        ledger.record_seen_late(case, session_by_number, now)
 
     for signal in signals:
         key = (signal.participant_id, signal.kind)
@@ -386,9 +412,12 @@ def _reconcile(case, result, sessions, now, notify, correction=""):
             if correction:
                 corrected(signal)  # marks it: undoing the correction makes it hold again
 
+    summary = {pid: _summary_json(summary) for pid, summary in result.summaries.items()}
+    for pid, entries in ledger.entries.items():
+        summary.setdefault(pid, {})[RECORDED] = entries
     verdict = {
         "risk_score": result.risk_score,
-        "summary": {pid: _summary_json(summary) for pid, summary in result.summaries.items()},
+        "summary": summary,
         "evaluated_at": now,
     }
     # One UPDATE in the usual case (the row exists); the case lock above makes the create safe.
@@ -400,6 +429,198 @@ def _reconcile(case, result, sessions, now, notify, correction=""):
     elif alerts:
         for pk in alerts:
             queue_on_commit("measures.tasks.send_flag_alert", pk)
+
+
+# The findings the flag history accounts for, per participant in CaseEvaluation.summary:
+# [kind, session id, severity, signal id] for each onset or escalation a flag recorded.
+RECORDED = "recorded"
+REDATED_NOTE = "An earlier check arrived late: this finding now dates from the session of {day} (it was put at {was})."
+REJUDGED_NOTE = (
+    "An earlier check arrived late: with it, this finding is a {severity} from the session of {day} "
+    "(it was put at {was} as {had})."
+)
+ENDED_NOTE = "An earlier check arrived late: this finding had ended, and a new one began since."
+SEEN_LATE_NOTE = (
+    "Seen late: an earlier check arrived after later sessions had been judged, and this finding "
+    "of the session of {day} had already passed."
+)
+
+
+class _Ledger:
+    """What the flag history records, set against every finding the engine raises now.
+
+    The engine's findings (result.findings) are every onset and escalation at every session. A
+    check that settles after a later session was judged can change what the engine says about
+    earlier sessions: an episode starts one session earlier than the open flag says, or a finding
+    that held for one session only appears after it passed. The live app does not wait for the
+    slow check (a drop at the latest session opens at once); it brings the history in line
+    afterwards: an open flag is re-dated to the engine's onset (one 'updated' line, no email),
+    and a finding that already passed is recorded as a flag that opened and cleared (no email,
+    no badge). Each recorded finding is kept here, so a second run recognises it and changes
+    nothing; an entry the engine no longer raises stays (the flag did open then).
+    """
+
+    def __init__(self, case, result, session_by_number, active, open_by_key):
+        self.active = active
+        self.zone = ZoneInfo(case.clinic.time_zone)
+        self.session_by_id = {session.pk: session for session in session_by_number.values()}
+        stored = CaseEvaluation.objects.filter(case=case).values_list("summary", flat=True).first() or {}
+        self.entries = {pid: list(figures.get(RECORDED, [])) for pid, figures in stored.items() if RECORDED in figures}
+        self.found = Counter()
+        self.finding = {}
+        for finding in result.findings:
+            session = session_by_number.get(finding.session_number)
+            if session is None:
+                continue
+            entry = (finding.participant_id, finding.kind, session.pk, finding.severity)
+            self.found[entry] += 1
+            self.finding[entry] = finding
+        active_entries = set()
+        for finding in active.values():
+            session = session_by_number.get(finding.session_number)
+            if session is not None:
+                active_entries.add((finding.participant_id, finding.kind, session.pk, finding.severity))
+        self.active_entries = active_entries
+        # A participant without a ledger yet (first evaluation, or data from before it): what
+        # the engine finds in the past counts as known; only what is revealed later is recorded.
+        # An active finding counts as known when its flag is open (it is that flag's); without
+        # one, the reconcile opens it and records it then.
+        for pid in {*result.summaries, *(f.participant_id for f in result.findings)} - set(self.entries):
+            rows = self.entries[pid] = []
+            for (p, kind, session_id, severity), count in self.found.items():
+                flag = open_by_key.get((int(p), kind))
+                if p != pid or ((p, kind, session_id, severity) in active_entries and flag is None):
+                    continue
+                is_flags = (p, kind, session_id, severity) in active_entries
+                rows.extend([kind, session_id, severity, flag.pk if is_flags else None] for _ in range(count))
+
+    def is_new_episode(self, finding, session, signal):
+        """Whether the active finding is a new episode after the open flag's: not recorded yet, at
+        another session, no worse, while the flag's own finding still stands (a late check showed
+        that the flag's episode ended in between). A worse one escalates the flag instead."""
+        if session is None or session.pk == signal.session_id:
+            return False
+        if Signal.SEVERITY_RANK[finding.severity] > signal.severity_rank:
+            return False
+        entry = (finding.participant_id, finding.kind, session.pk, finding.severity)
+        own = (str(signal.participant_id), signal.kind, signal.session_id, signal.severity)
+        return bool(self.missing()[entry]) and bool(self.found[own])
+
+    def day(self, session_id):
+        """A session's date in the clinic's time zone, as the notes name it."""
+        session = self.session_by_id.get(session_id)
+        if session is None:  # removed since (a correction): say so rather than fail
+            return "a session since removed"
+        return f"{session.scheduled_start.astimezone(self.zone):%-d %b %Y}"
+
+    def recorded(self):
+        return Counter(
+            (pid, kind, session_id, severity)
+            for pid, rows in self.entries.items()
+            for kind, session_id, severity, _signal in rows
+        )
+
+    def missing(self):
+        return self.found - self.recorded()
+
+    def add(self, entry, signal_pk):
+        pid, kind, session_id, severity = entry
+        self.entries.setdefault(pid, []).append([kind, session_id, severity, signal_pk])
+
+    def redate(self, open_by_key, number_of, now):
+        """Move each open flag's recorded finding the engine no longer raises to the finding of the
+        same kind it raises instead, at the same severity (nearest session) or else a lower one:
+        one 'updated' line each, no email. A higher one is left to the reconcile: an escalation,
+        emailed as any alert."""
+        missing = self.missing()
+        stale = self.recorded() - self.found
+        rank = Signal.SEVERITY_RANK
+        for (participant_id, kind), signal in open_by_key.items():
+            pid = str(participant_id)
+            for row in self.entries.get(pid, []):
+                old = (pid, kind, row[1], row[2])
+                if row[0] != kind or row[3] != signal.pk or not stale[old]:
+                    continue
+                candidates = [
+                    e for e in missing if missing[e] and e[:2] == (pid, kind) and rank[e[3]] <= rank[row[2]]
+                ]
+                if not candidates:
+                    continue
+                was = number_of.get(row[1]) or 0
+
+                def nearness(entry, was=was, severity=row[2]):
+                    number = number_of.get(entry[2]) or 0
+                    return (entry[3] != severity, abs(number - was), number)
+
+                new = min(candidates, key=nearness)
+                stale[old] -= 1
+                missing[new] -= 1
+                row[1], row[2] = new[2], new[3]
+                finding = self.finding[new]
+                if signal.session_id == old[2] and signal.severity == old[3]:
+                    _update(signal, finding, self.session_by_id[new[2]], now, severity=new[3])
+                note = REDATED_NOTE if new[3] == old[3] else REJUDGED_NOTE
+                SignalAction.objects.create(
+                    signal=signal,
+                    action=SignalAction.Action.UPDATED,
+                    severity=new[3],
+                    note=note.format(day=self.day(new[2]), was=self.day(old[2]), severity=new[3], had=old[3]),
+                    created_at=now,
+                )
+
+    def record_active(self, open_by_key, correction):
+        """The active findings are the reconcile's own (opened, escalated, or left to a resolved
+        flag); after a correction every finding is the correction's. Either way: accounted for."""
+        missing = self.missing()
+        for entry, count in missing.items():
+            if correction or entry in self.active_entries:
+                signal = open_by_key.get((int(entry[0]), entry[1]))
+                for _ in range(count):
+                    self.add(entry, signal.pk if signal else None)
+
+    def record_seen_late(self, case, session_by_number, now):
+        """Each finding the engine raises at an earlier session that no flag recorded (a check
+        arrived late and it had already passed): a flag that opened and cleared, no email."""
+        by_key = {}
+        for entry, count in self.missing().items():
+            by_key.setdefault(entry[:2], []).extend([entry] * count)
+        numbers = {session.pk: number for number, session in session_by_number.items()}
+        for (pid, kind), entries in sorted(by_key.items()):
+            entries.sort(key=lambda e: numbers[e[2]])
+            signal = None
+            for entry in entries:
+                finding = self.finding[entry]
+                session = session_by_number[finding.session_number]
+                rank = Signal.SEVERITY_RANK[finding.severity]
+                note = SEEN_LATE_NOTE.format(day=self.day(session.pk))
+                if signal is not None and rank > signal.severity_rank:
+                    _update(signal, finding, session, now, severity=finding.severity)
+                    action = SignalAction.Action.ESCALATED
+                else:
+                    if signal is not None:
+                        SignalAction.objects.create(signal=signal, action=SignalAction.Action.CLEARED, created_at=now)
+                    signal = Signal.objects.create(
+                        case=case,
+                        participant_id=int(pid),
+                        session=session,
+                        kind=kind,
+                        severity=finding.severity,
+                        subscale=finding.subscale,
+                        evidence=finding.evidence,
+                        message=finding.message,
+                        status=Signal.Status.CLEARED,
+                        holds=False,
+                        opened_at=now,
+                        updated_at=now,
+                        closed_at=now,
+                        notified_at=now,  # history, not news: never emailed
+                    )
+                    action = SignalAction.Action.OPENED
+                SignalAction.objects.create(
+                    signal=signal, action=action, severity=finding.severity, note=note, created_at=now
+                )
+                self.add(entry, signal.pk)
+            SignalAction.objects.create(signal=signal, action=SignalAction.Action.CLEARED, created_at=now)
 
 
 def _update(signal, finding, session, now, **extra):

@@ -23,4 +23,22 @@ def test_the_live_app_raises_exactly_what_replay_finds(mailoutbox):
     assert live and replayed, "the run should raise some flags"
     assert run.out_of_order == 0  # weekly sessions, 4-day links: checks settle in session order
     assert differences == []
+    assert run.unbacked == []  # every recorded finding is a line of its flag's history
+    assert [flag for flag in run.flags if flag.on_pending_check] == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_live_equals_replay_when_checks_settle_out_of_session_order(mailoutbox):
+    """Sessions twice a week, closer than the checks' 4-day links: a check is often still
+    pending when the next session is judged, and settles after it."""
+    clinic = make_clinic("Live replay clinic")
+    therapist = make_user(clinic)
+    run, live, replayed, differences = run_and_compare(
+        clinic, therapist, clients=8, weeks=4, seed=3, beat_step=timedelta(hours=2), gap_days=3
+    )
+    assert run.out_of_order > 0, "the run should have checks that settle after the next session's"
+    assert run.redated + run.seen_late > 0, "some late check should have changed an earlier session's finding"
+    assert live and replayed
+    assert differences == []
+    assert run.unbacked == []
     assert [flag for flag in run.flags if flag.on_pending_check] == []
