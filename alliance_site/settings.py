@@ -325,6 +325,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "measures.tasks.nightly_sweep",
         "schedule": crontab(hour=2, minute=15),
     },
+    # Cases marked "needs evaluation" whose task was never queued (broker down) or got lost.
+    "catch-up-evaluations": {
+        "task": "measures.tasks.catch_up_evaluations",
+        "schedule": crontab(minute="*/5"),
+    },
     # Every 15 minutes, as some zones are offset by :30 or :45: each therapist's digest goes out at
     # the first run at or after 06:30 in their clinic's zone (dashboard/digests.py); else a no-op.
     "send-digests": {

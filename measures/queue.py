@@ -9,15 +9,35 @@ import logging
 
 from celery import current_app
 from django.db import transaction
+from django.utils import timezone
 from kombu.exceptions import KombuError
 
+from sessions_app.models import Case
+
 logger = logging.getLogger(__name__)
+
+EVALUATE_CASE = "measures.tasks.evaluate_case"
 
 
 def queue_on_commit(task_name, *args):
     """Queue the task `task_name` ("measures.tasks.evaluate_case") with `args` once the current
-    transaction commits (at once outside one); nothing runs for a rolled-back change."""
+    transaction commits (at once outside one); nothing runs for a rolled-back change.
+
+    An evaluation also marks its case as needing one, in the current transaction: if the broker
+    is down or the task is lost, the mark stays and the catch-up job evaluates the case.
+    """
+    if task_name == EVALUATE_CASE:
+        mark_needs_evaluation(*args)
     transaction.on_commit(lambda: enqueue_safely(task_name, *args))
+
+
+def mark_needs_evaluation(case_id):
+    """Mark the case as changed since its last evaluation (one UPDATE of the case row).
+
+    Called last in the change's transaction on purpose: the row lock it takes waits for a running
+    evaluation of the same case, so it is held for as short a time as possible.
+    """
+    Case.objects.filter(pk=case_id).update(needs_evaluation_since=timezone.now())
 
 
 def enqueue_safely(task_name, *args):
