@@ -131,7 +131,7 @@ def do_evaluate_case(case_id, *, now=None, notify=True, if_needed=False):
     New or escalated alerts are emailed to the therapist on commit unless notify is False
     (the demo seeding: history is not news).
     """
-    now = now or timezone.now()
+    given_now = now
     for attempt in range(2):
         try:
             with transaction.atomic():
@@ -146,6 +146,9 @@ def do_evaluate_case(case_id, *, now=None, notify=True, if_needed=False):
                 )
                 if case is None:
                     return None
+                # The clock is read once the lock is held: evaluated_at is then later than every
+                # change this run sees (one committed while it waited for the lock included).
+                now = given_now or timezone.now()
                 marked = case.needs_evaluation_since
                 if if_needed and marked is None and _has_evaluation(case):
                     return None  # an earlier run already saw every change (coalesced)
