@@ -11,4 +11,5 @@ RUN useradd --system --uid 1000 alliance
 RUN mkdir -p /var/lib/alliance-beat && chown alliance /var/lib/alliance-beat
 USER alliance
 EXPOSE 8000
-CMD ["gunicorn", "alliance_site.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "3", "--timeout", "30"]
+# Workers, threads, backlog and timeouts: gunicorn.conf.py (README: Scaling).
+CMD ["gunicorn", "--config", "gunicorn.conf.py"]

@@ -314,6 +314,14 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "interval_start": 0,
     "interval_step": 0.2,
     "visibility_timeout": REDIS_VISIBILITY_TIMEOUT,
+    # A hung Redis (accepting connections, never answering) must not hold a submission either:
+    # without a socket timeout a publish waits for as long as Redis hangs (the mark catches up).
+    # Look for messages past their visibility timeout every 10 s (kombu's default is only every
+    # tenth look, 100 s): a SIGKILLed worker's task is back soon after the timeout, not minutes later.
+    "unacked_restore_interval": 10,
+    "unacked_restore_throttle": 1,
+    "socket_timeout": 1,
+    "socket_connect_timeout": 1,
 }
 # Only the holder of a Redis lock schedules; a second beat stands by (alliance_site/celery.py).
 CELERY_BEAT_SCHEDULER = "alliance_site.celery:SingleBeatScheduler"
@@ -332,6 +340,11 @@ CELERY_BEAT_SCHEDULE = {
     "nightly-sweep": {
         "task": "measures.tasks.nightly_sweep",
         "schedule": crontab(hour=2, minute=15),
+    },
+    # Cases marked "needs evaluation" whose task was never queued (broker down) or got lost.
+    "catch-up-evaluations": {
+        "task": "measures.tasks.catch_up_evaluations",
+        "schedule": crontab(minute="*/5"),
     },
     # Every 15 minutes, as some zones are offset by :30 or :45: each therapist's digest goes out at
     # the first run at or after 06:30 in their clinic's zone (dashboard/digests.py); else a no-op.

@@ -189,8 +189,14 @@ def risk_table_for(clinic):
     return RiskTable.from_json(stored) if stored else None
 
 
-def do_evaluate_case(case_id, *, now=None, notify=True):
-    """Re-evaluate one case and reconcile its flags. Returns the CaseResult, or None if gone.
+def do_evaluate_case(case_id, *, now=None, notify=True, if_needed=False):
+    """Re-evaluate one case and reconcile its flags. Returns the CaseResult, or None if gone
+    (or, with if_needed, already up to date).
+
+    The case's "needs evaluation" mark (Case.needs_evaluation_since) is cleared by the run that
+    saw it, compare-and-clear: a change marked after this run read the case keeps its mark.
+    With if_needed (the evaluate_case task), an evaluated case without a mark returns at once:
+    repeated evaluations queued close together run once, the first one covering all of them.
 
     The engine acts here, not a person: its SignalAction rows have no actor (the system).
     Contract: at most one open flag per participant and kind (also enforced by a constraint);
@@ -200,7 +206,7 @@ def do_evaluate_case(case_id, *, now=None, notify=True):
     New or escalated alerts are emailed to the therapist on commit unless notify is False
     (the demo seeding: history is not news).
     """
-    now = now or timezone.now()
+    given_now = now
     for attempt in range(2):
         try:
             with transaction.atomic():
@@ -209,18 +215,26 @@ def do_evaluate_case(case_id, *, now=None, notify=True):
                 # are emailed twice). PostgreSQL row lock; SQLite serialises writers anyway.
                 case = (
                     Case.objects.select_for_update(of=("self",))
-                    .select_related("clinic", "clinic__calibration")
+                    .select_related("clinic", "clinic__calibration", "evaluation")
                     .filter(pk=case_id)
                     .first()
                 )
                 if case is None:
                     return None
+                # The clock is read once the lock is held: evaluated_at is then later than every
+                # change this run sees (one committed while it waited for the lock included).
+                now = given_now or timezone.now()
+                marked = case.needs_evaluation_since
+                if if_needed and marked is None and _has_evaluation(case):
+                    return None  # an earlier run already saw every change (coalesced)
                 participants, sessions, series = load_observations(case, now=now)
                 labels = {str(p.pk): p.first_name for p in participants}
                 result = engine.compute_case(
                     series, engine_settings_for(case.clinic), labels, risk_table=risk_table_for(case.clinic)
                 )
                 _reconcile(case, result, sessions, now, notify, correction=_correction_note(case))
+                if marked is not None:
+                    Case.objects.filter(pk=case.pk, needs_evaluation_since=marked).update(needs_evaluation_since=None)
             return result
         except IntegrityError:
             # A concurrent evaluation of the same case won on SQLite (no row locks); its
@@ -228,6 +242,13 @@ def do_evaluate_case(case_id, *, now=None, notify=True):
             if attempt:
                 raise
     return None
+
+
+def _has_evaluation(case):
+    try:
+        return case.evaluation is not None  # select_related: no query
+    except CaseEvaluation.DoesNotExist:
+        return False
 
 
 def _correction_note(case):

@@ -8,10 +8,12 @@ that changed nothing, so a retry, a duplicate delivery or a late ack is harmless
 """
 
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
+from itertools import islice
 
 from celery import shared_task
-from django.db import transaction
+from celery.exceptions import SoftTimeLimitExceeded
+from django.db import InterfaceError, OperationalError, transaction
 from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 
@@ -21,18 +23,102 @@ from sessions_app.models import Case, TherapySession
 from . import notifications
 from .actions.invitations import do_create_invitations, do_issue_token, sessions_taking_checks
 from .evaluation import do_calibrate_clinic, do_evaluate_case
-from .models import InvitationToken, Response, Signal, SurveyInvitation
+from .models import CaseEvaluation, InvitationToken, Response, Signal, SurveyInvitation
+from .queue import enqueue_safely
 
 logger = logging.getLogger(__name__)
 
 SWEEP_WINDOW = timedelta(days=14)
 # An alert email still unsent after this long is news no more: the case page and digest show it.
 ALERT_CATCH_UP = timedelta(days=3)
+# The sweep's unit of work: a batch of cases is one task of a few seconds (about 30 ms a case), far
+# below the 90 s soft limit, so the sweep finishes at any size by adding tasks, not time.
+SWEEP_BATCH = 200
+# A mark younger than this has its evaluate_case task on the way: the catch-up leaves it be.
+CATCH_UP_AFTER = timedelta(minutes=2)
+# Cases per catch-up run (every few minutes): a backlog after a long outage drains over a few
+# runs instead of one run flooding the queue; the nightly sweep takes every marked case anyway.
+CATCH_UP_LIMIT = 20_000
 
 
 @shared_task
 def evaluate_case(case_id):
-    do_evaluate_case(case_id)
+    """Evaluate a case after a change; a no-op when an earlier run already saw the change."""
+    do_evaluate_case(case_id, if_needed=True)
+
+
+@shared_task
+def evaluate_cases(case_ids, since=None):
+    """One batch of the sweep or the catch-up: evaluate each case, one transaction per case.
+
+    Idempotent: with `since` (the sweep's start, ISO 8601) a case evaluated since then and not
+    marked again is skipped, so a redelivered batch costs one query. Without it (the catch-up)
+    only cases still marked are evaluated. Near the soft time limit, the cases not yet done are
+    queued as a new batch instead of being lost with this one.
+    """
+    pending = list(case_ids)
+    if since is not None:
+        done = CaseEvaluation.objects.filter(
+            case_id__in=pending, evaluated_at__gte=datetime.fromisoformat(since), case__needs_evaluation_since=None
+        ).values_list("case_id", flat=True)
+        skip = set(done)
+        pending = [pk for pk in pending if pk not in skip]
+    evaluated = 0
+    try:
+        while pending:
+            case_id = pending[0]
+            try:
+                evaluated += do_evaluate_case(case_id, if_needed=since is None) is not None
+            except (SoftTimeLimitExceeded, OperationalError, InterfaceError):
+                raise  # retried whole by the task's policy: done cases are skipped then
+            except Exception:  # one broken case must not hold up the batch; its mark stays, logged
+                logger.exception("evaluation of case %s failed", case_id)
+            pending.pop(0)
+    except SoftTimeLimitExceeded:
+        logger.warning("evaluation batch cut at its time limit; %d cases queued again", len(pending))
+        enqueue_safely("measures.tasks.evaluate_cases", pending, since)
+    return evaluated
+
+
+@shared_task
+def calibrate_clinic(clinic_id):
+    """Refresh one clinic's reliability and spread estimates (used by its evaluations from then)."""
+    clinic = Clinic.objects.filter(pk=clinic_id).first()
+    if clinic is not None:
+        do_calibrate_clinic(clinic)
+
+
+@shared_task
+def create_missing_invitations(session_ids):
+    """One batch of the sweep's step 1: checks for attended sessions that have none (idempotent)."""
+    sessions = (
+        TherapySession.objects.filter(pk__in=session_ids)
+        .exclude(Exists(SurveyInvitation.objects.filter(session=OuterRef("pk"))))
+        .select_related("case__clinic")
+    )
+    for session in sessions:
+        do_create_invitations(session, acting_user=None)
+
+
+@shared_task
+def catch_up_evaluations():
+    """Every few minutes: evaluate the cases whose evaluation was never queued or got lost
+    (the broker was down), by their "needs evaluation" mark, oldest mark first, in batches."""
+    marked = (
+        Case.objects.filter(needs_evaluation_since__lte=timezone.now() - CATCH_UP_AFTER)
+        .order_by("needs_evaluation_since", "pk")
+        .values_list("pk", flat=True)[:CATCH_UP_LIMIT]
+    )
+    return _fan_out("measures.tasks.evaluate_cases", marked)
+
+
+def _fan_out(task_name, ids, *args):
+    """Queue `task_name` once per SWEEP_BATCH ids (in their order). Returns how many ids were queued."""
+    queued, ids = 0, iter(ids)
+    while batch := list(islice(ids, SWEEP_BATCH)):
+        if enqueue_safely(task_name, batch, *args):
+            queued += len(batch)
+    return queued
 
 
 @shared_task
@@ -142,31 +228,44 @@ def evaluate_expired_checks():
 def nightly_sweep():
     """Catch up on what a down broker or a missed click left undone, then re-evaluate.
 
+    It only decides what to do and queues it, one task per batch, so it finishes at any size:
     1. attended sessions that still take checks (sessions_taking_checks: the last two days)
-       with no invitations get them;
-    2. every active case with a session or response in that window is re-evaluated, so a
-       submission made while Redis was down is evaluated here at the latest;
-    3. each clinic's own reliability and spread estimates are refreshed (used from tomorrow).
+       with no invitations get them (create_missing_invitations);
+    2. every case marked "needs evaluation", and every active case with a session or response in
+       the last 14 days, is re-evaluated (evaluate_cases), the longest unevaluated first;
+    3. each clinic's own reliability and spread estimates are refreshed (calibrate_clinic,
+       one task per clinic; used from then on).
     """
     now = timezone.now()
     since = now - SWEEP_WINDOW
-    missing = list(
+    missing = (
         sessions_taking_checks(TherapySession.objects.filter(case__status=Case.Status.ACTIVE), now)
         .exclude(Exists(SurveyInvitation.objects.filter(session=OuterRef("pk"))))
-        .select_related("case__clinic")
+        .order_by("pk")
+        .values_list("pk", flat=True)
     )
-    for session in missing:
-        do_create_invitations(session, acting_user=None)
-    recent_cases = set(
-        TherapySession.objects.filter(scheduled_start__gte=since, scheduled_start__lte=now).values_list(
-            "case_id", flat=True
-        )
-    ) | set(Response.objects.filter(submitted_at__gte=since).values_list("session__case_id", flat=True))
-    for case_id in Case.objects.active().filter(pk__in=recent_cases).values_list("pk", flat=True):
-        do_evaluate_case(case_id, now=now)
-    for clinic in Clinic.objects.all():
-        do_calibrate_clinic(clinic, now=now)
-    logger.info("nightly sweep: %d sessions given checks, %d cases evaluated", len(missing), len(recent_cases))
+    sessions = _fan_out("measures.tasks.create_missing_invitations", missing.iterator(chunk_size=2000))
+    recent = Exists(
+        TherapySession.objects.filter(case=OuterRef("pk"), scheduled_start__gte=since, scheduled_start__lte=now)
+    ) | Exists(Response.objects.filter(session__case=OuterRef("pk"), submitted_at__gte=since))
+    due = (
+        Case.objects.filter(Q(needs_evaluation_since__isnull=False) | (Q(status=Case.Status.ACTIVE) & recent))
+        # Oldest verdict first (never evaluated before all): if the night's work is cut short,
+        # tomorrow's sweep starts with the cases it did not reach, not the same low ids again.
+        .order_by(F("evaluation__evaluated_at").asc(nulls_first=True), "pk")
+        .values_list("pk", flat=True)
+    )
+    cases = _fan_out("measures.tasks.evaluate_cases", due.iterator(chunk_size=2000), now.isoformat())
+    clinics = 0
+    for clinic_id in Clinic.objects.order_by("pk").values_list("pk", flat=True):
+        clinics += enqueue_safely("measures.tasks.calibrate_clinic", clinic_id)
+    logger.info(
+        "nightly sweep queued: %d sessions given checks, %d cases evaluated, %d clinics calibrated",
+        sessions,
+        cases,
+        clinics,
+    )
+    return cases
 
 
 @shared_task

@@ -53,6 +53,10 @@ class Case(models.Model):
     opened_on = models.DateField(default=timezone.localdate)
     closed_on = models.DateField(null=True, blank=True)
     outcome = models.CharField(max_length=12, choices=Outcome.choices, blank=True)
+    # Set (to the time of the change) in the same transaction as every change that calls for a new
+    # evaluation; cleared by the evaluation that saw it, only if not set again meanwhile. A change
+    # whose evaluation could not be queued (broker down) stays marked until the catch-up runs it.
+    needs_evaluation_since = models.DateTimeField(null=True, blank=True)
 
     objects = CaseQuerySet.as_manager()
 
@@ -73,6 +77,12 @@ class Case(models.Model):
         indexes = [
             # The caseload: a therapist's active cases.
             models.Index(fields=["therapist", "status"], name="case_therapist_status"),
+            # The evaluation catch-up: marked cases, oldest mark first (a small partial index).
+            models.Index(
+                fields=["needs_evaluation_since"],
+                name="case_needs_evaluation",
+                condition=Q(needs_evaluation_since__isnull=False),
+            ),
         ]
 
     def __str__(self):

@@ -23,6 +23,10 @@ TASKS_OF_THE_APP = [
     "measures.tasks.send_invitation",
     "measures.tasks.send_due_reminders",
     "measures.tasks.nightly_sweep",
+    "measures.tasks.evaluate_cases",
+    "measures.tasks.calibrate_clinic",
+    "measures.tasks.create_missing_invitations",
+    "measures.tasks.catch_up_evaluations",
     "measures.tasks.send_flag_alert",
     "dashboard.tasks.send_digests",
 ]

@@ -103,4 +103,5 @@ def test_tasks_take_ids_never_links():
     assert ours
     for name, task in ours.items():
         parameters = list(inspect.signature(task.run).parameters)
-        assert all(p.endswith("_id") for p in parameters), f"{name} takes {parameters}"
+        # ids, lists of ids (the sweep's batches), and the sweep's start time (an ISO timestamp)
+        assert all(p.endswith(("_id", "_ids")) or p == "since" for p in parameters), f"{name} takes {parameters}"
