@@ -21,7 +21,6 @@ POST has an empty body, through a client that skips CSRF (the token is not what 
 """
 
 import re
-import time
 from datetime import timedelta
 
 import pytest
@@ -356,7 +355,6 @@ def describe(response):
 
 @pytest.mark.django_db
 def test_every_route_answers_every_visitor_as_the_table_says():
-    started = time.monotonic()
     world = build_world()
     clinic_a, clinic_b = world["clinics"]
     before = {clinic_a.pk: clinic_state(clinic_a), clinic_b.pk: clinic_state(clinic_b)}
@@ -400,7 +398,6 @@ def test_every_route_answers_every_visitor_as_the_table_says():
     assert clinic_state(clinic_a) == before[clinic_a.pk]
     assert clinic_state(clinic_b) == before[clinic_b.pk]
     assert len(EXPECTED) >= 50 and visits == len(EXPECTED) * len(PERSONAS) * 2
-    assert time.monotonic() - started < 60, "the walk is meant to stay fast"
 
 
 @pytest.mark.django_db
