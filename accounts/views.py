@@ -144,6 +144,7 @@ def reactivate_staff(request, member_id):
 @require_POST
 @clinic_admin_required
 def change_role(request, member_id):
+    get_staff_member_for_user(request.user, member_id)  # access before the form: 404 outside the clinic
     form = RoleForm(request.POST)
     if not form.is_valid():
         messages.error(request, "Choose therapist or clinic admin.")
