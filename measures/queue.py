@@ -30,7 +30,10 @@ def queue_on_commit(task_name, *args):
     """
     if task_name == EVALUATE_CASE:
         mark_needs_evaluation(*args)
-    transaction.on_commit(lambda: enqueue_safely(task_name, *args))
+    # robust: the change has committed, so a failure after it (an in-process evaluation that met a
+    # locked SQLite database, say) is logged and left to the mark, never turned into an error page
+    # for a client whose answers are stored.
+    transaction.on_commit(lambda: enqueue_safely(task_name, *args), robust=True)
 
 
 def mark_needs_evaluation(case_id):
