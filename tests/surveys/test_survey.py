@@ -435,11 +435,16 @@ def test_the_thank_you_page_shows_the_clinics_contact_line_and_a_forged_cookie_s
     assert "555 0100" not in client.get(reverse("surveys:survey_done")).content.decode()
 
 
-def test_an_evaluation_that_fails_after_the_answer_committed_still_thanks_the_client(client, link):
+def test_an_evaluation_that_fails_after_the_answer_committed_still_thanks_the_client(
+    client, link, django_capture_on_commit_callbacks
+):
     # In-process (SQLite, eager tasks) the evaluation runs on commit; a locked database there must
     # not tell a client whose answers are stored to try again. The case keeps its mark instead.
     invitation, url = link
-    with mock.patch("measures.tasks.evaluate_case.delay", side_effect=OperationalError("database is locked")):
+    with (
+        mock.patch("measures.tasks.evaluate_case.delay", side_effect=OperationalError("database is locked")),
+        django_capture_on_commit_callbacks(execute=True),
+    ):
         response = client.post(url, full_answers())
     assert response.status_code == 302 and response["Location"] == reverse("surveys:survey_done")
     assert Response.objects.filter(invitation=invitation).exists()
