@@ -194,12 +194,18 @@ def _verified(request, device):
     otp_login(request, device)
 
 
-def _refusal(device):
+def _throttled(device):
+    """The refusal while django-otp throttles the device (after wrong codes), else None."""
     allowed, data = device.verify_is_allowed()
-    if not allowed and data and data.get("locked_until"):
+    if allowed:
+        return None
+    wait = 1
+    if data and data.get("locked_until"):
         wait = max(1, int((data["locked_until"] - timezone.now()).total_seconds()) + 1)
-        return f"Too many wrong codes. Wait {wait} seconds, then try again."
-    return "That code is not right. Check the time on your phone and try again."
+    return f"Too many wrong codes. Wait {wait} seconds, then try again."
+
+
+WRONG_CODE = "That code is not right. Check the time on your phone and try again."
 
 
 @require_http_methods(["GET", "POST"])
@@ -215,11 +221,12 @@ def second_factor_enrol(request):
     device = pending_totp_device(request.user)
     form = SecondFactorCodeForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        codes = do_confirm_second_factor(device, form.cleaned_data["code"])
+        refusal = _throttled(device)
+        codes = None if refusal else do_confirm_second_factor(device, form.cleaned_data["code"])
         if codes is not None:
             _verified(request, device)
             return render(request, "accounts/recovery_codes.html", {"codes": codes, "next": next_url})
-        form.add_error("code", _refusal(device))
+        form.add_error("code", refusal or WRONG_CODE)
     context = {"form": form, "next": next_url, "qr_svg": qr_svg(device), "secret": secret_text(device)}
     return render(request, "accounts/second_factor_enrol.html", context)
 
@@ -239,13 +246,14 @@ def second_factor_verify(request):
         code = form.cleaned_data["code"]
         recovery = recovery_device(request.user) if not code.isdigit() else None  # letters: a recovery code
         device = recovery or device  # each device counts its own failures (django-otp's throttling)
-        if device.verify_token(code):
+        refusal = _throttled(device)
+        if refusal is None and device.verify_token(code):
             _verified(request, device)
             if recovery is not None:
                 left = recovery.token_set.count()
                 messages.warning(request, f"You used a recovery code; {left} are left. Each one works once.")
             return redirect(next_url)
-        form.add_error("code", _refusal(device))
+        form.add_error("code", refusal or WRONG_CODE)
     return render(request, "accounts/second_factor_verify.html", {"form": form, "next": next_url})
 
 

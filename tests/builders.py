@@ -122,7 +122,8 @@ def own_address_client(**defaults):
 
 def password_login(client, email, password):
     """Sign in through the real login page (lock-out counting included, as a person would):
-    True when it signed in, second factor included. Django's Client.login bypasses the page and gives django-axes no request."""
+    True when it signed in, second factor included. Django's Client.login bypasses the page and gives
+    django-axes no request."""
     from django.urls import reverse
 
     client.post(reverse("accounts:login"), {"username": email, "password": password})
