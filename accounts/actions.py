@@ -17,8 +17,10 @@ from django.db.models import F
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
+from django_otp import devices_for_user
 
-from .models import Clinic, ClinicSettingChange, StaffInvitation, User, hash_token
+from .models import Clinic, ClinicSettingChange, SecondFactorReset, StaffInvitation, User, hash_token
+from .second_factor import new_recovery_codes
 
 logger = logging.getLogger(__name__)
 
@@ -193,6 +195,39 @@ def do_change_role(member, role, *, acting_user):
         User.objects.filter(pk=member.pk).update(role=role)
     member.refresh_from_db(fields=["role"])
     return True
+
+
+def do_confirm_second_factor(device, token):
+    """Enrolment: confirm the user's pending TOTP device with a code from their app, and give them
+    fresh recovery codes. Returns the codes (shown once) or None when the code is wrong or the
+    device is throttled (the failure is counted by django-otp)."""
+    with transaction.atomic():
+        if not device.verify_token(token):
+            return None
+        device.confirmed = True
+        device.save(update_fields=["confirmed"])
+        # One authenticator per person: any other pending device of theirs goes.
+        type(device).objects.filter(user_id=device.user_id).exclude(pk=device.pk).delete()
+        return new_recovery_codes(device.user)
+
+
+def do_reset_second_factor(member, *, acting_user, address=""):
+    """An admin resets a colleague's second factor: every device of theirs (authenticator and
+    recovery codes) is deleted, every session of theirs ends (session_epoch), the reset is
+    recorded, and they enrol again at their next sign-in. Admins reset colleagues, not themselves
+    (their own would need no one's leave: a stolen session could swap the authenticator)."""
+    _check_manages(acting_user, member.clinic_id)
+    if member.pk == acting_user.pk:
+        raise StaffChangeRefused("You cannot reset your own second factor: ask another admin of the clinic.")
+    with transaction.atomic():
+        for device in devices_for_user(member, confirmed=None):
+            device.delete()
+        User.objects.filter(pk=member.pk).update(session_epoch=F("session_epoch") + 1)
+        record = SecondFactorReset.objects.create(
+            clinic_id=member.clinic_id, member=member, actor=acting_user, address=address
+        )
+    member.refresh_from_db(fields=["session_epoch"])
+    return record
 
 
 # Clinic settings an admin may change, in the order the settings page shows them.

@@ -10,6 +10,8 @@ from django import forms
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.core.exceptions import PermissionDenied
+from django_otp.plugins.otp_static.models import StaticDevice
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from .actions import StaffChangeRefused, do_invite_staff
 from .models import Clinic, ClinicSettingChange, StaffInvitation, User
@@ -112,3 +114,11 @@ class ClinicSettingChangeAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+# django-otp registers its devices here; the operator has no business reading or replacing a
+# clinic staff member's authenticator secret or recovery codes (resets are the clinic admin's,
+# recorded in SecondFactorReset).
+for _model in (TOTPDevice, StaticDevice):
+    if admin.site.is_registered(_model):
+        admin.site.unregister(_model)

@@ -15,6 +15,17 @@ class EmailAuthenticationForm(AuthenticationForm):
         return self.cleaned_data["username"].strip().lower()
 
 
+class SecondFactorCodeForm(forms.Form):
+    code = forms.CharField(
+        label="Code",
+        max_length=40,
+        widget=forms.TextInput(attrs={"autofocus": True, "autocomplete": "one-time-code", "spellcheck": "false"}),
+    )
+
+    def clean_code(self):
+        return "".join(self.cleaned_data["code"].split()).replace("-", "").lower()
+
+
 STAFF_ROLES = [
     (User.Role.THERAPIST, User.Role.THERAPIST.label),
     (User.Role.CLINIC_ADMIN, User.Role.CLINIC_ADMIN.label),

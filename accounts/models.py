@@ -248,3 +248,24 @@ class StaffInvitation(models.Model):
 
     def is_usable(self, now):
         return self.accepted_at is None and self.revoked_at is None and self.expires_at > now
+
+
+class SecondFactorReset(models.Model):
+    """Append-only record of an admin resetting a colleague's second factor: whose, by whom, when,
+    from which address. The colleague enrols again at their next sign-in."""
+
+    clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, related_name="second_factor_resets")
+    member = models.ForeignKey(User, on_delete=models.PROTECT, related_name="second_factor_resets")
+    actor = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    address = models.CharField(max_length=45, blank=True)  # as accounts.network sees it
+    reset_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-reset_at", "-id"]
+        indexes = [
+            # The users page: a clinic's latest resets first.
+            models.Index(fields=["clinic", "reset_at"], name="second_factor_reset_time"),
+        ]
+
+    def __str__(self):
+        return f"Second factor reset of {self.member_id}"

@@ -13,6 +13,13 @@ urlpatterns = [
     path("clinic/users/<int:member_id>/deactivate/", views.deactivate_staff, name="deactivate_staff"),
     path("clinic/users/<int:member_id>/reactivate/", views.reactivate_staff, name="reactivate_staff"),
     path("clinic/users/<int:member_id>/role/", views.change_role, name="change_role"),
+    path(
+        "clinic/users/<int:member_id>/second-factor/reset/",
+        views.reset_second_factor,
+        name="reset_second_factor",
+    ),
+    path("login/second-factor/", views.second_factor_verify, name="second_factor_verify"),
+    path("login/second-factor/setup/", views.second_factor_enrol, name="second_factor_enrol"),
     path("clinic/invitations/<int:invitation_id>/resend/", views.resend_invitation, name="resend_invitation"),
     path("invitation/<str:token>/", views.accept_invitation, name="accept_invitation"),
     # Django's own password views, in the project's templates.

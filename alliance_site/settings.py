@@ -158,6 +158,10 @@ INSTALLED_APPS = [
     "crispy_bootstrap5",
     "axes",
     "csp",
+    # The second factor (issue 13.1): TOTP devices and single-use recovery codes (accounts.second_factor).
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     "alliance_site.apps.AllianceSiteConfig",
     "accounts",
     "sessions_app",
@@ -178,6 +182,10 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "alliance_site.middleware.StaffSessionTimeoutMiddleware",
+    # request.user.is_verified(); then every staff page (the operator's admin too) needs a verified
+    # session: enrol or enter a code first.
+    "django_otp.middleware.OTPMiddleware",
+    "accounts.second_factor.SecondFactorMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "alliance_site.middleware.ServiceUnavailableMiddleware",
@@ -428,6 +436,13 @@ AXES_CLIENT_IP_CALLABLE = "accounts.lockout.lockout_address"
 AXES_USERNAME_FORM_FIELD = "username"
 AXES_USERNAME_CALLABLE = "accounts.lockout.submitted_email"
 AXES_VERBOSE = False
+
+# Second factor (django-otp): the name an authenticator app shows. Wrong codes are throttled per
+# device, across every session and address: after n failures the next try waits
+# THROTTLE_FACTOR * 2^(n-1) seconds (1, 2, 4, ... 512 s after ten), reset by a right code.
+OTP_TOTP_ISSUER = "Alliance"
+OTP_TOTP_THROTTLE_FACTOR = env_int("OTP_THROTTLE_FACTOR", 1)
+OTP_STATIC_THROTTLE_FACTOR = OTP_TOTP_THROTTLE_FACTOR
 
 # Content-Security-Policy (django-csp 4): nothing inline, nothing from another host. Pages keep
 # their CSS and JS in static files; the QR code and the charts are SVG with presentation

@@ -2,11 +2,15 @@
 
 import itertools
 import secrets
+import time
 from datetime import timedelta
 from decimal import Decimal
 
 from django.test import Client
 from django.utils import timezone
+from django_otp import DEVICE_ID_SESSION_KEY
+from django_otp.oath import totp
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.models import Clinic, User
 from measures.actions.invitations import do_issue_token
@@ -118,8 +122,44 @@ def own_address_client(**defaults):
 
 def password_login(client, email, password):
     """Sign in through the real login page (lock-out counting included, as a person would):
-    True when it signed in. Django's Client.login bypasses the page and gives django-axes no request."""
+    True when it signed in, second factor included. Django's Client.login bypasses the page and gives
+    django-axes no request."""
     from django.urls import reverse
 
     client.post(reverse("accounts:login"), {"username": email, "password": password})
-    return "_auth_user_id" in client.session
+    if "_auth_user_id" not in client.session:
+        return False
+    # Then the second factor, with the code the user's app shows (enrolled beforehand if need be).
+    device = make_totp_device(User.objects.get(pk=client.session["_auth_user_id"]))
+    client.post(reverse("accounts:second_factor_verify"), {"code": totp_code(device)})
+    return DEVICE_ID_SESSION_KEY in client.session
+
+
+def make_totp_device(user):
+    """The user's confirmed authenticator (made once): as if they had enrolled."""
+    device = TOTPDevice.objects.filter(user=user, confirmed=True).first()
+    return device or TOTPDevice.objects.create(user=user, name="Test authenticator", confirmed=True)
+
+
+def totp_code(device):
+    """The code the user's app shows now, as a 6-digit string. django-otp refuses a time step
+    already used (no replay) and accepts one step ahead: a second sign-in within the same 30 s
+    uses the next step's code, and a third waits for the clock."""
+    device.refresh_from_db()
+    while True:
+        step_now = int((time.time() - device.t0) // device.step)
+        if device.last_t < step_now + 1:
+            break
+        time.sleep(0.5)
+    drift = 1 if device.last_t >= step_now else 0
+    return f"{totp(device.bin_key, device.step, device.t0, device.digits, drift=drift):06d}"
+
+
+def verified_login(client, user):
+    """Sign `user` in with a second factor already verified, as after a right code (most tests
+    are about what a signed-in person sees, not about signing in)."""
+    client.force_login(user)
+    session = client.session
+    session[DEVICE_ID_SESSION_KEY] = make_totp_device(user).persistent_id
+    session.save()
+    return client

@@ -18,7 +18,7 @@ import pytest
 
 from accounts.models import User
 from alliance_site.celery import app as celery_app
-from tests.builders import PASSWORD, make_case, make_clinic, make_user, own_address_client
+from tests.builders import PASSWORD, make_case, make_clinic, make_user, own_address_client, verified_login
 
 # Tests run tasks in-process unless a test starts a real worker; send_task still uses the broker.
 celery_app.conf.task_always_eager = True
@@ -147,9 +147,10 @@ def client():
 
 @pytest.fixture
 def login(client):
+    """Signs a user in on `client` with the second factor verified (tests.builders.verified_login)."""
+
     def _login(user):
-        client.force_login(user)
-        return client
+        return verified_login(client, user)
 
     return _login
 

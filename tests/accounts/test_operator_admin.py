@@ -4,6 +4,7 @@ import pytest
 from django.urls import NoReverseMatch, reverse
 
 from accounts.models import Clinic, StaffInvitation, User
+from tests.builders import verified_login
 
 
 @pytest.fixture
@@ -14,7 +15,7 @@ def operator(db):
 def test_the_operator_creates_a_clinic_and_invites_its_first_admin(
     client, operator, mailoutbox, django_capture_on_commit_callbacks
 ):
-    client.force_login(operator)
+    verified_login(client, operator)
     response = client.post(
         reverse("admin:accounts_clinic_add"),
         {
@@ -48,7 +49,7 @@ def test_the_operator_creates_a_clinic_and_invites_its_first_admin(
 
 
 def test_the_operator_cannot_create_or_set_the_password_of_clinic_staff(client, operator, therapist):
-    client.force_login(operator)
+    verified_login(client, operator)
     assert client.get(reverse("admin:accounts_user_add")).status_code == 403
     assert client.get(reverse("admin:auth_user_password_change", args=[therapist.pk])).status_code == 403
     response = client.get(reverse("admin:accounts_user_change", args=[therapist.pk]))
@@ -60,7 +61,7 @@ def test_the_operator_cannot_create_or_set_the_password_of_clinic_staff(client, 
 def test_the_operator_cannot_move_a_therapist_holding_cases(client, operator, case):
     therapist = case.therapist
     other = Clinic.objects.create(name="Other", slug="other")
-    client.force_login(operator)
+    verified_login(client, operator)
     response = client.post(
         reverse("admin:accounts_user_change", args=[therapist.pk]),
         {

@@ -6,7 +6,7 @@ from django.db import DatabaseError
 from django.urls import reverse
 
 from audit.models import AccessEvent
-from tests.builders import make_session, own_address_client
+from tests.builders import make_session, own_address_client, verified_login
 from tests.dashboard.flags import make_signal
 
 
@@ -69,7 +69,7 @@ def test_a_flag_and_a_client_lead_to_their_case(login, therapist, colleague, cas
     signal = make_signal(case)
     login(therapist).post(reverse("dashboard:acknowledge_signal", args=[signal.pk]))
     colleague_client = own_address_client()
-    colleague_client.force_login(colleague)
+    verified_login(colleague_client, colleague)
     colleague_client.get(reverse("dashboard:edit_participant", args=[case.participants.get().pk]))
     flag, participant = AccessEvent.objects.order_by("pk")
     assert (flag.case, flag.action, flag.outcome, flag.target) == (case, "change", "allowed", f"signal {signal.pk}")
@@ -93,7 +93,7 @@ def test_the_query_string_is_never_stored(login, therapist, case):
 def test_the_address_is_the_clients_behind_the_trusted_proxies(settings, therapist, case):
     settings.NUM_PROXIES = 1
     client = own_address_client(HTTP_X_FORWARDED_FOR="203.0.113.9, 198.51.100.7")
-    client.force_login(therapist)
+    verified_login(client, therapist)
     client.get(reverse("dashboard:case", args=[case.pk]))
     assert only_event().address == "198.51.100.7"  # the one the trusted proxy saw; the left is client-supplied
 

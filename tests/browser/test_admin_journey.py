@@ -27,15 +27,14 @@ NEW_EMAIL = "nina.new@example.test"
 NEW_PASSWORD = "a-long-unusual-passphrase"
 PARTNERS = [("Ada Lind", "ada.lind@example.test"), ("Ben Lind", "ben.lind@example.test")]
 SURVEY_LINK = re.compile(r"https?://[^/\s]+(/s/[A-Za-z0-9_\-]+/)")
+from tests.browser.signin import sign_in  # noqa: E402
+
 INVITATION_LINK = re.compile(r"https?://[^/\s]+(/invitation/\S+/)")
 RESET_LINK = re.compile(r"https?://[^/\s]+(/password/reset/[^/\s]+/[^/\s]+/)")
 
 
 def log_in(page, email, password=DEMO_PASSWORD, lands_on="**/clinic/"):
-    page.goto("/login/")
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Log in").click()
+    sign_in(page, email, password)
     page.wait_for_url(lands_on)
 
 

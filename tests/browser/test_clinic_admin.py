@@ -8,6 +8,7 @@ from django.urls import reverse
 
 from accounts.models import User
 from measures.management.commands.seed_demo import ADMIN, DEMO_PASSWORD
+from tests.browser.signin import sign_in
 from tests.browser.test_survey import axe_violations
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser]
@@ -16,10 +17,7 @@ NEW_PASSWORD = "a-long-unusual-passphrase"
 
 
 def log_in(page, email, password=DEMO_PASSWORD, lands_on="**/clinic/"):
-    page.goto("/login/")
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Log in").click()
+    sign_in(page, email, password)
     page.wait_for_url(lands_on)
 
 

@@ -7,6 +7,7 @@ from django.urls import reverse
 from accounts.models import User
 from measures.management.commands.seed_demo import DEMO_PASSWORD, DEMO_SLUG
 from sessions_app.models import Case
+from tests.browser.signin import sign_in
 from tests.builders import PASSWORD, make_invitation, make_session
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser]
@@ -40,11 +41,7 @@ def visit(page, violations, path):
 
 
 def log_in(page, email, password, path="/login/"):
-    page.goto(path)
-    page.locator("input[name=username]").fill(email)
-    page.locator("input[name=password]").fill(password)
-    page.locator("[type=submit]").click()
-    page.wait_for_load_state("load")
+    sign_in(page, email, password, path)
 
 
 def test_staff_and_survey_pages_have_no_csp_violation(watched):

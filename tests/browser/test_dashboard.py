@@ -10,6 +10,7 @@ from measures.management.commands.seed_demo import DEMO_PASSWORD, DEMO_SLUG
 from measures.models import CaseEvaluation, Signal
 from measures.repairs import suggestions_for
 from sessions_app.models import Case
+from tests.browser.signin import sign_in
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser]
 
@@ -40,10 +41,7 @@ def test_a_therapist_finds_acknowledges_and_resolves_a_declining_client(page, ar
     call_command("seed_demo", verbosity=0)
     therapist, case = therapist_with_a_declining_client()
 
-    page.goto("/login/")
-    page.get_by_label("Email").fill(therapist.email)
-    page.get_by_label("Password").fill(DEMO_PASSWORD)
-    page.get_by_role("button", name="Log in").click()
+    sign_in(page, therapist.email, DEMO_PASSWORD)
     page.wait_for_url("**/caseload/")
 
     row = page.locator("table.table-caseload tbody tr").filter(
@@ -108,10 +106,7 @@ def test_a_therapist_finds_acknowledges_and_resolves_a_declining_client(page, ar
 def test_the_case_page_prints_as_a_clean_report(page, artifacts):
     call_command("seed_demo", verbosity=0)
     therapist, case = therapist_with_a_declining_client()
-    page.goto("/login/")
-    page.get_by_label("Email").fill(therapist.email)
-    page.get_by_label("Password").fill(DEMO_PASSWORD)
-    page.get_by_role("button", name="Log in").click()
+    sign_in(page, therapist.email, DEMO_PASSWORD)
     page.wait_for_url("**/caseload/")
     page.goto(f"/cases/{case.pk}/")
     legend = page.locator("ul.chart-legend")
@@ -133,10 +128,7 @@ def test_the_case_page_prints_as_a_clean_report(page, artifacts):
 def test_a_couples_case_page_shows_one_line_per_partner(page, artifacts):
     call_command("seed_demo", verbosity=0)
     couple = riskiest_cases().filter(case__kind=Case.Kind.COUPLE).select_related("case__therapist").first().case
-    page.goto("/login/")
-    page.get_by_label("Email").fill(couple.therapist.email)
-    page.get_by_label("Password").fill(DEMO_PASSWORD)
-    page.get_by_role("button", name="Log in").click()
+    sign_in(page, couple.therapist.email, DEMO_PASSWORD)
     page.wait_for_url("**/caseload/")
     page.goto(f"/cases/{couple.pk}/")
     total = page.locator("#chart svg.chart").first

@@ -9,16 +9,14 @@ from fhir.resources.R4B.bundle import Bundle
 
 from measures.management.commands.seed_demo import ADMIN, DEMO_PASSWORD
 from measures.models import ExportRecord
+from tests.browser.signin import sign_in
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser]
 
 
 def test_the_admin_downloads_each_export(page, tmp_path):
     call_command("seed_demo", verbosity=0)
-    page.goto("/login/")
-    page.get_by_label("Email").fill(ADMIN[0])
-    page.get_by_label("Password").fill(DEMO_PASSWORD)
-    page.get_by_role("button", name="Log in").click()
+    sign_in(page, ADMIN[0], DEMO_PASSWORD)
     page.wait_for_load_state()
     page.goto(reverse("dashboard:exports"))
     kinds = [code for code, _label in ExportRecord.Kind.choices]

@@ -9,16 +9,13 @@ from measures.management.commands.seed_demo import ADMIN, DEMO_PASSWORD, DEMO_SL
 from measures.models import Signal
 from measures.tasks import compute_clinic_overviews
 from sessions_app.models import Case
+from tests.browser.signin import sign_in  # noqa: E402
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser]
 
 
 def log_in(page, email):
-    page.goto("/login/")
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(DEMO_PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    page.wait_for_load_state()
+    sign_in(page, email, DEMO_PASSWORD)
 
 
 def test_the_admin_opens_the_overview(page, artifacts):

@@ -8,6 +8,7 @@ from django.utils import timezone
 from measures.management.commands.seed_demo import DEMO_PASSWORD, DEMO_SLUG
 from measures.models import CaseEvaluation, Response, SignalAction
 from sessions_app.models import CaseEvent, TherapySession
+from tests.browser.signin import sign_in
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser]
 
@@ -41,10 +42,7 @@ def test_a_misclicked_no_show_asks_first_and_cancelling_changes_nothing(page, ar
     case = session.case
     before = record_of(case)
 
-    page.goto("/login/")
-    page.get_by_label("Email").fill(case.therapist.email)
-    page.get_by_label("Password").fill(DEMO_PASSWORD)
-    page.get_by_role("button", name="Log in").click()
+    sign_in(page, case.therapist.email, DEMO_PASSWORD)
     page.wait_for_url("**/caseload/")
     page.goto(f"/cases/{case.pk}/")
 

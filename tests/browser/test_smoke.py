@@ -2,15 +2,13 @@
 
 import pytest
 
+from tests.browser.signin import sign_in
 from tests.builders import PASSWORD
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def test_a_therapist_logs_in_and_sees_the_caseload(page, therapist, case):
-    page.goto("/login/")
-    page.get_by_label("Email").fill(therapist.email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
+    sign_in(page, therapist.email, PASSWORD)
     page.wait_for_url("**/caseload/")
     assert page.get_by_role("link", name=case.reference).is_visible()

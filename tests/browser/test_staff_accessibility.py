@@ -6,16 +6,14 @@ from django.urls import reverse
 
 from measures.management.commands.seed_demo import DEMO_PASSWORD, DEMO_SLUG
 from sessions_app.models import Case
+from tests.browser.signin import sign_in
 from tests.browser.test_survey import axe_violations
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser]
 
 
 def log_in(page, email):
-    page.goto("/login/")
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(DEMO_PASSWORD)
-    page.get_by_role("button", name="Log in").click()
+    sign_in(page, email, DEMO_PASSWORD)
     page.wait_for_url("**/caseload/")
 
 

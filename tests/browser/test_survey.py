@@ -10,6 +10,7 @@ from measures.actions.invitations import do_create_invitations
 from measures.models import Response, SurveyInvitation
 from measures.tasks import send_invitation
 from sessions_app.models import Participant, TherapySession
+from tests.browser.signin import sign_in
 from tests.builders import PASSWORD, make_session
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -141,10 +142,7 @@ def test_the_tablet_goes_round_a_couple_and_the_second_partner_reaches_only_thei
     session = make_session(couple_case, status=TherapySession.Status.ATTENDED)
     do_create_invitations(session, acting_user=None)
     page.set_viewport_size({"width": 820, "height": 1180})  # a tablet
-    page.goto("/login/")
-    page.get_by_label("Email").fill(therapist.email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
+    sign_in(page, therapist.email, PASSWORD)
     page.wait_for_url("**/caseload/")
     page.goto(f"/cases/{couple_case.pk}/")
     page.locator(".check-cell", has_text="Robin").get_by_role("button", name="complete now").click()

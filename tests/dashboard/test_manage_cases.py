@@ -102,7 +102,8 @@ def test_more_client_rows_without_javascript(login, therapist):
 #  7. the header's count of unseen flags  8. the user's clinic (header)
 #  9. INSERT: the access log entry (audit.middleware)
 # (an admin's page has one more: the clinic's therapists, the transfer form's choices)
-MANAGE_QUERIES = 9
+#  +1. the session's second-factor device (django-otp's OTPMiddleware)
+MANAGE_QUERIES = 10
 
 
 @pytest.mark.parametrize("transfers", [1, 10])

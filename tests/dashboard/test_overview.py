@@ -115,7 +115,8 @@ def test_anonymous_visitors_are_sent_to_login_and_post_is_refused(client, login,
 # The overview, for an admin:
 #  1. the login session  2. the user  3. the cached ClinicOverview row
 #  4. the user's clinic (header)  5. INSERT: the access log entry (audit.middleware)
-OVERVIEW_QUERIES = 5
+#  6. the session's second-factor device (django_otp.middleware.OTPMiddleware)
+OVERVIEW_QUERIES = 6
 
 
 @pytest.mark.parametrize("cases", [5, 200])

@@ -17,7 +17,8 @@ from tests.dashboard.bulk import bulk_caseload
 #  9. the user's clinic (cutoff; the header reuses it)
 #  10. the header's count of unseen flags
 #  11. INSERT: the access log entry (audit.middleware)
-CASELOAD_QUERIES = 11
+#  +1. the session's second-factor device (django-otp's OTPMiddleware)
+CASELOAD_QUERIES = 12
 
 
 @pytest.mark.parametrize("cases", [5, 200])
@@ -48,7 +49,8 @@ def test_a_filtered_caseload_runs_the_same_queries(login, therapist, django_asse
 #  12. the header's count of unseen flags  13. the user's clinic (header)
 #  14. the couple/family items' answers (the tested case is a couple)
 #  15. INSERT: the access log entry, its case and clinic found inside it (audit.middleware)
-CASE_QUERIES = 15
+#  +1. the session's second-factor device (django-otp's OTPMiddleware)
+CASE_QUERIES = 16
 
 
 @pytest.mark.parametrize(("cases", "sessions"), [(5, 3), (200, 3), (5, 50)])

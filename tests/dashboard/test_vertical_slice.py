@@ -5,12 +5,14 @@ from django.urls import reverse
 
 from measures.models import Response
 from sessions_app.models import TherapySession
-from tests.builders import PASSWORD, make_case, make_invitation, make_session
+from tests.builders import PASSWORD, make_case, make_invitation, make_session, make_totp_device, totp_code
 
 
 def test_a_therapist_logs_in_with_email_and_lands_on_the_caseload(client, therapist, case):
     response = client.post(reverse("accounts:login"), {"username": therapist.email.upper(), "password": PASSWORD})
     assert response.status_code == 302
+    code = totp_code(make_totp_device(therapist))
+    assert client.post(reverse("accounts:second_factor_verify"), {"code": code}).status_code == 302
     response = client.get(reverse("accounts:home"), follow=True)
     assert response.redirect_chain[-1][0] == reverse("dashboard:caseload")
     assert case.reference in response.content.decode()

@@ -36,7 +36,15 @@ from django.utils.http import urlsafe_base64_encode
 from accounts.models import Clinic, ClinicSettingChange, StaffInvitation, User, hash_token
 from measures.models import ExportRecord, InvitationToken, Response, Signal, SignalAction, SurveyInvitation
 from sessions_app.models import Case, CaseEvent, CaseImport, Participant, TherapySession
-from tests.builders import fresh_address, make_case, make_clinic, make_invitation, make_session, make_user
+from tests.builders import (
+    fresh_address,
+    make_case,
+    make_clinic,
+    make_invitation,
+    make_session,
+    make_user,
+    verified_login,
+)
 from tests.dashboard.flags import make_signal
 
 PERSONAS = ("anonymous", "client", "therapist", "colleague", "admin", "outsider", "outsider_admin", "operator")
@@ -130,6 +138,10 @@ EXPECTED = {
     "accounts:deactivate_staff": admin_of_a(post=True),
     "accounts:reactivate_staff": admin_of_a(post=True),
     "accounts:change_role": admin_of_a(post=True),
+    "accounts:reset_second_factor": admin_of_a(post=True),
+    # After the password: a verified session is sent on (302); a signed-out browser to sign in.
+    "accounts:second_factor_enrol": signed_in(get=True, post=True),
+    "accounts:second_factor_verify": signed_in(get=True, post=True),
     "accounts:resend_invitation": admin_of_a(post=True),
     "accounts:accept_invitation": public(get=True, post=True),
     "accounts:password_reset": public(get=True, post=True),
@@ -265,11 +277,11 @@ def build_world():
     for persona in PERSONAS:
         browser = Client(REMOTE_ADDR=fresh_address(), enforce_csrf_checks=False)
         if persona in people:
-            browser.force_login(people[persona])
+            verified_login(browser, people[persona])
         clients[persona] = browser
     # The client: the therapist hands the tablet over (complete-now), which signs them out of it.
     room = clients["client"]
-    room.force_login(therapist)
+    verified_login(room, therapist)
     handed = room.post(reverse("surveys:complete_now", args=[session.pk, second.pk]))
     assert handed.status_code == 302 and "/s/" in handed["Location"], handed
     assert "_auth_user_id" not in room.session

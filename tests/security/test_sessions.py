@@ -9,7 +9,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from surveys.room import ROOM_KEY
-from tests.builders import PASSWORD, make_session
+from tests.builders import PASSWORD, make_session, verified_login
 
 CASELOAD = "/caseload/"
 
@@ -26,7 +26,7 @@ def start():
 def test_sixteen_idle_minutes_end_the_session(client, therapist, start, settings):
     assert settings.STAFF_SESSION_IDLE_SECONDS == 15 * 60
     with time_machine.travel(start, tick=False):
-        client.force_login(therapist)
+        verified_login(client, therapist)
         assert client.get(CASELOAD).status_code == 200
     with time_machine.travel(start + timedelta(minutes=14), tick=False):
         assert client.get(CASELOAD).status_code == 200  # fourteen idle minutes: still signed in
@@ -38,7 +38,7 @@ def test_sixteen_idle_minutes_end_the_session(client, therapist, start, settings
 
 def test_idle_sixteen_minutes_after_signing_in(client, therapist, start):
     with time_machine.travel(start, tick=False):
-        client.force_login(therapist)
+        verified_login(client, therapist)
     with time_machine.travel(start + timedelta(minutes=16), tick=False):
         assert goes_to_login(client.get(CASELOAD))
 
@@ -46,7 +46,7 @@ def test_idle_sixteen_minutes_after_signing_in(client, therapist, start):
 def test_twelve_hours_end_the_session_however_active(client, therapist, start, settings):
     assert settings.STAFF_SESSION_MAX_SECONDS == 12 * 60 * 60
     with time_machine.travel(start, tick=False):
-        client.force_login(therapist)
+        verified_login(client, therapist)
     for minutes in range(10, 12 * 60 + 1, 10):  # a page every ten minutes for twelve hours
         with time_machine.travel(start + timedelta(minutes=minutes), tick=False):
             assert client.get(CASELOAD).status_code == 200, minutes
@@ -64,7 +64,7 @@ def test_the_session_cookie_dies_with_the_browser(client, therapist):
 
 
 def test_a_password_change_ends_the_other_sessions(client, therapist):
-    client.force_login(therapist)
+    verified_login(client, therapist)
     assert client.get(CASELOAD).status_code == 200
     therapist.set_password("a-new-long-passphrase-2026")
     therapist.save()
@@ -72,7 +72,7 @@ def test_a_password_change_ends_the_other_sessions(client, therapist):
 
 
 def test_logging_out_ends_the_session(client, therapist):
-    client.force_login(therapist)
+    verified_login(client, therapist)
     client.post(reverse("accounts:logout"))
     assert goes_to_login(client.get(CASELOAD))
 
@@ -81,7 +81,7 @@ def test_the_tablet_room_keeps_its_own_two_hours(client, therapist, case, start)
     session = make_session(case)
     participant = case.participants.get()
     with time_machine.travel(start, tick=False):
-        client.force_login(therapist)
+        verified_login(client, therapist)
         url = reverse("surveys:complete_now", args=[session.pk, participant.pk])
         survey_url = client.post(url)["Location"]
         assert client.session.get_expiry_age() == 2 * 60 * 60  # the room's own rule
