@@ -1,4 +1,7 @@
+from crispy_forms.helper import FormHelper
+from crispy_forms.layout import Div, Field, Layout
 from django import forms
+from django.utils import dateformat, timezone
 
 from accounts.models import User
 from measures import repairs
@@ -35,9 +38,22 @@ class ScheduleSessionForm(forms.Form):
         },
     )
 
-    def __init__(self, *args, case, **kwargs):
+    def __init__(self, *args, case, compact=False, **kwargs):
         super().__init__(*args, **kwargs)
         self.case = case
+        start = self.fields["start"]
+        zone = timezone.get_current_timezone_name()
+        self.helper = FormHelper()
+        self.helper.form_tag = False
+        self.helper.disable_csrf = True  # the page's <form> has its token
+        if compact:  # the case page's one-line "Add a session" form
+            start.label = f"Add a session (time in {zone})"
+            self.helper.layout = Layout(Field("start", css_class="form-control-sm"))
+        else:
+            start.label = f"{start.label} (time in {zone})"
+            start.help_text = (
+                f"Between the day the case opened ({dateformat.format(case.opened_on, 'j M Y')}) and a year from today."
+            )
 
     def clean_start(self):
         start = self.cleaned_data["start"]
@@ -51,7 +67,22 @@ class ScheduleSessionForm(forms.Form):
 class CaseloadFilterForm(forms.Form):
     flagged = forms.BooleanField(required=False, label="Flagged only")
     kind = forms.ChoiceField(required=False, choices=[("", "Any kind"), *Case.Kind.choices], label="Kind")
-    q = forms.CharField(required=False, max_length=80, label="Search by name")
+    q = forms.CharField(required=False, max_length=80, label="Search by name", widget=forms.SearchInput)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.helper = FormHelper()
+        self.helper.form_tag = False
+        self.helper.disable_csrf = True  # the page's <form> has its token
+        self.helper.layout = Layout(*self.filter_layout())
+
+    def filter_layout(self):
+        """The filters on one line, each in its column; the page writes the <form> and its buttons."""
+        return [
+            Div("flagged", css_class="col-auto ms-2"),
+            Div(Field("kind", css_class="form-select-sm"), css_class="col-auto"),
+            Div(Field("q", css_class="form-control-sm"), css_class="col-auto"),
+        ]
 
     def clean_q(self):
         return self.cleaned_data["q"].strip()
@@ -67,12 +98,25 @@ class ResolveSignalForm(forms.Form):
         label="What was done",
         error_messages={"required": "Choose what was done."},
     )
-    # The case page writes these fields out itself (templates/dashboard/_resolve_form.html).
     suggestion = forms.ChoiceField(required=False, label="Suggestion used (optional)")
-    note = forms.CharField(required=False, max_length=500, label="Short note")
+    note = forms.CharField(
+        required=False, max_length=500, label="Short note", widget=forms.TextInput(attrs={"size": 36})
+    )
 
-    def __init__(self, *args, kind="", **kwargs):
+    def __init__(self, *args, kind="", flag_id=None, **kwargs):
+        # Each flag card has its form: ids "repair-<flag id>" etc. keep them apart on the case page.
+        if flag_id is not None:
+            kwargs.setdefault("auto_id", f"%s-{flag_id}")
         super().__init__(*args, **kwargs)
+        # Rendered once per card inside the card's own <form> (templates/dashboard/_resolve_form.html).
+        self.helper = FormHelper()
+        self.helper.form_tag = False
+        self.helper.disable_csrf = True  # the page's <form> has its token
+        self.helper.layout = Layout(
+            Field("repair", css_class="form-select-sm"),
+            Field("suggestion", css_class="form-select-sm suggestion-select"),
+            Field("note", css_class="form-control-sm"),
+        )
         self.fields["suggestion"].choices = [
             ("", "Not recorded"),
             *((suggestion.key, suggestion.text) for suggestion in repairs.suggestions_for(kind)),
@@ -85,12 +129,19 @@ class ResolveSignalForm(forms.Form):
             self.add_error("note", "Say briefly what was done.")
         return cleaned
 
+    def full_clean(self):
+        super().full_clean()
+        # A refused entry: the focus goes to the first field in error (its message is beside it).
+        first = next((name for name in self.fields if name in self._errors), None) if self._errors else None
+        if first:
+            self.fields[first].widget.attrs["autofocus"] = True
+
 
 class DigestPreferenceForm(forms.ModelForm):
     class Meta:
         model = User
         fields = ["digest"]
-        widgets = {"digest": forms.RadioSelect(attrs={"class": "form-check-input"})}
+        widgets = {"digest": forms.RadioSelect}
         labels = {"digest": "Email me a summary of open flags and unanswered checks"}
 
 
@@ -104,4 +155,11 @@ class ClinicCaseloadFilterForm(CaseloadFilterForm):
         super().__init__(*args, **kwargs)
         self.fields["therapist"].choices = [("", "All therapists")] + [
             (member.pk, member.full_name + ("" if member.is_active else " (deactivated)")) for member in therapists
+        ]
+
+    def filter_layout(self):
+        return [
+            Div(Field("therapist", css_class="form-select-sm"), css_class="col-auto"),
+            Div("needs_therapist", css_class="col-auto ms-2"),
+            *super().filter_layout(),
         ]

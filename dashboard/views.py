@@ -61,7 +61,7 @@ def _render_case(request, case, *, refused=None, status=200):
         if refused and refused[0] == flag.pk:
             flag.resolve_form = refused[1]
         else:
-            flag.resolve_form = ResolveSignalForm(kind=flag.kind)
+            flag.resolve_form = ResolveSignalForm(kind=flag.kind, flag_id=flag.pk)
     # Marked seen after loading, so that this page still shows which flags were new.
     do_mark_case_flags_seen(case, acting_user=request.user)
     context = {
@@ -69,6 +69,7 @@ def _render_case(request, case, *, refused=None, status=200):
         "can_write": can_write,
         "can_record": can_record,
         "may_read_notes": may_read_client_words(request.user, case),
+        "schedule_form": ScheduleSessionForm(case=case, compact=True),
         **page,
     }
     return render(request, "dashboard/case.html", context, status=status)
@@ -194,7 +195,7 @@ def acknowledge_signal(request, signal_id):
 @therapist_required
 def resolve_signal(request, signal_id):
     signal = get_signal_for_user(request.user, signal_id, write=True)
-    form = ResolveSignalForm(request.POST, kind=signal.kind)
+    form = ResolveSignalForm(request.POST, kind=signal.kind, flag_id=signal.pk)
     if not form.is_valid():  # the case page again, the errors beside the fields
         case = get_case_for_user(request.user, signal.case_id, queryset=Case.objects.select_related("evaluation"))
         return _render_case(request, case, refused=(signal.pk, form), status=400)

@@ -95,7 +95,8 @@ def test_resolving_without_a_choice_is_refused_with_the_error_beside_the_field(l
     assert response.status_code == 400
     body = response.content.decode()
     card = body[body.index(f'id="flag-{flag.pk}"') :]
-    assert f'<div class="invalid-feedback d-block" id="repair-{flag.pk}_error">Choose what was done.</div>' in card
+    error = re.search(rf'<div id="repair-{flag.pk}_error" class="invalid-feedback">(.*?)</div>', card, re.S)
+    assert error and "Choose what was done." in error.group(1)
     assert 'aria-invalid="true"' in repair_select(body, flag) and "autofocus" in repair_select(body, flag)
     assert 'value="kept"' in card  # the note typed is not lost
     flag.refresh_from_db()

@@ -85,7 +85,7 @@ def test_a_time_outside_the_cases_life_is_refused_beside_the_field(login, therap
     response = login(therapist).post(url(case), {"start": typed})
     body = response.content.decode()
     assert response.status_code == 400
-    assert '<div class="text-danger small" id="id_start_error">' in body and message in body
+    assert '<div id="id_start_error" class="invalid-feedback">' in body and message in body
     assert f'value="{typed}"' in body  # what was typed stays, to be corrected
     assert not TherapySession.objects.filter(case=case).exists()
 
