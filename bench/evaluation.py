@@ -7,7 +7,9 @@ end), seeds cases drawn from the engine's simulator (individuals, couples, famil
 sessions each, item-level answers), then times `do_evaluate_case` — exactly what the Celery task
 runs — as median and p95 over every case: the first evaluation (flags created) and a repeat
 (nothing changes: the idempotent path the nightly sweep takes). It also prints the query count of
-one evaluation. It prints figures; it never passes or fails on time.
+one evaluation. With --profile, a cProfile table of repeat evaluations and the share of their
+time spent in the engine (compute_case) against loading and reconciling. It prints figures; it
+never passes or fails on time.
 """
 
 import argparse
@@ -67,9 +69,32 @@ def seed(count):
     return cases
 
 
+def profile_evaluations(cases, do_evaluate_case):
+    """cProfile over one repeat evaluation of every case: the top of the cumulative table, and the
+    engine's share (compute_case) of the task's time."""
+    import cProfile
+    import io
+    import pstats
+
+    profiler = cProfile.Profile()
+    profiler.enable()
+    for case_id in cases:
+        do_evaluate_case(case_id, notify=False)
+    profiler.disable()
+    out = io.StringIO()
+    stats = pstats.Stats(profiler, stream=out).sort_stats("cumulative")
+    total = sum(row[3] for key, row in stats.stats.items() if key[2] == "do_evaluate_case")
+    engine = sum(row[3] for key, row in stats.stats.items() if key[2] == "compute_case")
+    stats.print_stats(r"measures|django/db", 25)
+    print(f"cProfile of {len(cases)} repeat evaluations: {total:.2f} s in do_evaluate_case, "
+          f"{engine:.2f} s ({engine / total:.0%}) in the engine's compute_case")
+    print("\n".join(line for line in out.getvalue().splitlines() if line.strip())[:6000])
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--cases", type=int, default=200)
+    parser.add_argument("--profile", action="store_true", help="a cProfile table of repeat evaluations")
     args = parser.parse_args()
     url = os.environ.get("DATABASE_URL", "")
     if not url.startswith("postgres"):
@@ -116,6 +141,8 @@ def run(args):
         with CaptureQueriesContext(connection) as queries:
             do_evaluate_case(cases[len(cases) // 2], notify=False)
         print(f"queries for one evaluation: {len(queries)}; open flags in the clinic: {Signal.objects.open().count()}")
+        if args.profile:
+            profile_evaluations(cases, do_evaluate_case)
     finally:
         connection.close()
     return 0

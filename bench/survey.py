@@ -10,6 +10,9 @@ end), migrates it, and builds synthetic clinics, cases and invitations. Then it 
 - the server time of GET and of POST /s/<token>/ through Django's full request stack (middleware,
   lookup, validation, the one transaction), each on a fresh link, reported as median and p95.
 
+With --profile it also counts the queries of one submission and profiles every POST with
+cProfile, printing the functions with the most cumulative time (the cost to cut first).
+
 The re-evaluation task is queued on commit; here the queue is a no-op that records the call (as a
 broker does), so the figures are the client's wait, not the engine's. It prints figures, never
 passes or fails on time.
@@ -54,7 +57,35 @@ def build_links(count):
     return links
 
 
-def measure(count):
+def profile_posts(client, links, answers):
+    """Queries of one submission, then cProfile over the rest: the top of the cumulative table."""
+    import cProfile
+    import io
+    import pstats
+
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client.get(links[0])
+    with CaptureQueriesContext(connection) as queries:
+        client.post(links[0], answers)
+    print(f"Queries of one submission: {len(queries)}")
+    for query in queries:
+        print(f"  {query['sql'][:110]}")
+    profiler = cProfile.Profile()
+    for url in links[1:]:
+        client.get(url)
+        profiler.enable()
+        client.post(url, answers)
+        profiler.disable()
+    out = io.StringIO()
+    stats = pstats.Stats(profiler, stream=out).sort_stats("cumulative")
+    stats.print_stats(30)
+    print(f"cProfile of {len(links) - 1} submissions (POST only), by cumulative time:")
+    print("\n".join(line for line in out.getvalue().splitlines() if line.strip())[:6000])
+
+
+def measure(count, profile=False):
     from django.contrib.staticfiles import finders
     from django.test import Client
 
@@ -82,6 +113,10 @@ def measure(count):
             response = client.post(url, answers)
             post_ms.append((time.perf_counter() - started) * 1000)
             assert response.status_code == 302, response.status_code
+        if profile:
+            extra = build_links(101)
+            profile_posts(client, extra, answers)
+            links += extra
     assert Response.objects.count() == len(links) + len(warmup)
 
     def gz(data):
@@ -100,6 +135,7 @@ def measure(count):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--submissions", type=int, default=300)
+    parser.add_argument("--profile", action="store_true", help="queries of one submission and a cProfile table")
     args = parser.parse_args()
     url = os.environ.get("DATABASE_URL", "")
     if not url.startswith(("postgres://", "postgresql://")):
@@ -127,7 +163,7 @@ def run(args):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # building users only
     try:
         call_command("migrate", verbosity=0)
-        measure(args.submissions)
+        measure(args.submissions, args.profile)
     finally:
         connections.close_all()
     return 0

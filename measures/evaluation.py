@@ -255,11 +255,12 @@ def _correction_note(case):
     """What was corrected since the case's last evaluation, in words ("" when nothing was).
 
     A correction is a change to a session already recorded (its status changed, it was moved or
-    removed): sessions_app marks its CaseEvent {"correction": true}. Two queries.
+    removed): sessions_app marks its CaseEvent {"correction": true}. One query: the last
+    evaluation came with the locked case (select_related).
     """
-    last = CaseEvaluation.objects.filter(case=case).values_list("evaluated_at", flat=True).first()
-    if last is None:
+    if not _has_evaluation(case):
         return ""  # never evaluated: no flag to correct
+    last = case.evaluation.evaluated_at
     # >=: under a frozen clock (time-machine) a correction and the last run share an instant;
     # reading one correction twice only labels an unchanged verdict, it changes nothing.
     corrections = CaseEvent.objects.filter(case=case, created_at__gte=last, detail__correction=True)

@@ -2,9 +2,9 @@
 "No-show" on an answered session asks first, and cancelling changes nothing."""
 
 import pytest
-from playwright.sync_api import expect
 from django.core.management import call_command
 from django.utils import timezone
+from playwright.sync_api import expect
 
 from measures.management.commands.seed_demo import DEMO_PASSWORD, DEMO_SLUG
 from measures.models import CaseEvaluation, Response, SignalAction

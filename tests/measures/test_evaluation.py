@@ -37,6 +37,15 @@ def test_running_twice_changes_nothing_the_second_time(case):
     assert snapshot(case) == before
 
 
+def test_a_repeat_evaluation_reads_the_last_one_with_the_locked_case(case, django_assert_max_num_queries):
+    """The profile (bench/evaluation.py --profile) found the correction check re-reading the
+    evaluation the locked case already carries: a repeat evaluation with no change is 12 queries."""
+    give_history(case, STEADY_THEN_FALLING)
+    do_evaluate_case(case.pk)
+    with django_assert_max_num_queries(12):
+        do_evaluate_case(case.pk)
+
+
 def test_a_stronger_finding_escalates_the_open_flag_in_place(case):
     participant = give_history(case, [9, 9, 8.5, 9, 9, 9, 6.5])
     do_evaluate_case(case.pk)
