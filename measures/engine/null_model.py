@@ -31,6 +31,9 @@ from .data import EngineSettings, Observation
 MIN_CLIENTS = 30  # as compute_calibration's minimum
 RHO_RANGE = (0.0, 0.9)
 CEILING_CLIENT = 0.2  # clients with more full marks than this tell little about the noise
+DIP_SINGLE = 4.0  # SDs of a steady total below the usual level: a dip, not noise
+DIP_PAIR = 3.2  # ... for the mean of two checks in a row
+SCREENINGS = 2
 NEAR_TOP = 2.0  # noise is read from clients this many SDs below the top
 PRIOR_MAX = 1e6  # a Beta prior this heavy is the clinic's rate for everyone
 LEVEL_CENSORED_MAX = 0.95  # a client always at full marks sits "somewhat" above the top
@@ -66,7 +69,7 @@ class NullModel:
     gaps: tuple[int, ...]  # days between successive sessions
     step: float | None  # answer granularity, None when continuous
     scale: tuple[float, float]
-    participants: int
+    participants: int  # clients with 3+ checks; ``clients`` holds those without a dip or a slide
 
     @property
     def typical_length(self) -> float:
@@ -143,16 +146,16 @@ def _gaps(observations: Sequence[Observation]) -> list[int]:
     return [(b - a).days for a, b in zip(dates, dates[1:], strict=False) if b > a]
 
 
-def _differences(profiles: Sequence[_Profile], top: float, bound: float) -> tuple[list, list, list]:
+def _differences(profiles: Sequence[_Profile], top: float) -> tuple[list, list, list]:
     """Lag-1 and lag-2 (in sessions) differences of totals and lag-1 differences of each
-    subscale's distance from its total, from clients whose median total is at most ``bound``
-    (near the top, clipping shrinks the differences) and who are rarely at full marks."""
+    subscale's distance from its total, from clients rarely at full marks (the differences of
+    full marks are the scale's, not the client's)."""
     lag1: list[float] = []
     lag2: list[float] = []
     spread_diffs: list[float] = []
     for p in profiles:
         totals = p.scores.mean(axis=1)
-        if np.median(totals) > bound or np.mean(p.scores >= top - 1e-9) > CEILING_CLIENT:
+        if np.mean(p.scores >= top - 1e-9) > CEILING_CLIENT:
             continue
         spread = p.scores - totals[:, None]
         at_top = np.all(p.scores >= top - 1e-9, axis=1)
@@ -192,17 +195,35 @@ def _components(lag1, lag2, spread_diffs) -> tuple[float, float, float] | None:
     return math.sqrt(state_part / (1.0 - rho)), math.sqrt(item_var), rho
 
 
-def _noise(profiles: Sequence[_Profile], top: float) -> tuple[float, float, float] | None:
-    """The noise components, estimated twice: the second time only from clients whose usual
-    level sits at least NEAR_TOP marginal SDs below the top (when 30 are), where clipping does
-    not shrink the differences."""
-    first = _components(*_differences(profiles, top, top))
-    if first is None:
+def _has_dip(profile: _Profile, noise: tuple[float, float, float]) -> bool:
+    """True when the client's totals fall from their first half's median further than steady
+    noise plausibly takes them (one check by DIP_SINGLE SDs or two in a row by DIP_PAIR): a
+    rupture or a slide, which would pass for noise and carry-over."""
+    state_sd, item_sd, _rho = noise
+    sd = math.sqrt(state_sd**2 + item_sd**2 / 3.0)
+    totals = profile.scores.mean(axis=1)
+    level = float(np.median(totals[: max(MIN_CHECKS, (len(totals) + 1) // 2)]))
+    pairs = (totals[:-1] + totals[1:]) / 2.0
+    return bool(np.max(level - totals) > DIP_SINGLE * sd or np.max(level - pairs) > DIP_PAIR * sd)
+
+
+def _steady(profiles: Sequence[_Profile], top: float) -> tuple[list[_Profile], tuple[float, float, float]] | None:
+    """The clients without a dip or a slide, and the noise components read from them (from
+    those whose usual level sits NEAR_TOP SDs below the top when 30 do, where clipping does not
+    shrink the differences). Screened twice: the first noise, from everyone, is too wide."""
+    noise = _components(*_differences(profiles, top))
+    if noise is None:
         return None
-    bound = top - NEAR_TOP * math.hypot(first[0], first[1])
-    if sum(1 for p in profiles if np.median(p.scores.mean(axis=1)) <= bound) < MIN_CLIENTS:
-        return first
-    return _components(*_differences(profiles, top, bound)) or first
+    steady = list(profiles)
+    for _round in range(SCREENINGS):
+        kept = [p for p in profiles if not _has_dip(p, noise)]
+        if len(kept) < MIN_CLIENTS:
+            break
+        steady = kept
+        bound = top - NEAR_TOP * math.hypot(noise[0], noise[1])
+        calm = [p for p in steady if np.median(p.scores.mean(axis=1)) <= bound]
+        noise = _components(*_differences(calm if len(calm) >= MIN_CLIENTS else steady, top)) or noise
+    return steady, noise
 
 
 def _shrunk_rates(events: Sequence[int], trials: Sequence[int]) -> list[float]:
@@ -266,8 +287,10 @@ def fit_null_model(series_list: Iterable[Sequence[Observation]], settings: Engin
         if (profile := _profile(observations)) is not None:
             profiles.append(profile)
             gaps.extend(_gaps(observations))
-    if len(profiles) < MIN_CLIENTS or (noise := _noise(profiles, top)) is None:
+    if len(profiles) < MIN_CLIENTS or (screened := _steady(profiles, top)) is None:
         return None
+    qualifying = len(profiles)
+    profiles, noise = screened
     state_sd, item_sd, rho = noise
     answers = np.concatenate([p.scores.ravel() for p in profiles])
     step = estimate_step(answers.tolist(), scale)
@@ -287,7 +310,7 @@ def fit_null_model(series_list: Iterable[Sequence[Observation]], settings: Engin
         gaps=tuple(gaps) or (7,),
         step=step,
         scale=scale,
-        participants=len(profiles),
+        participants=qualifying,
     )
 
 
@@ -298,28 +321,31 @@ def _round(values: np.ndarray, model: NullModel) -> np.ndarray:
     return np.round(np.clip(values, low, high), 4)
 
 
-def _null_course(model: NullModel, rng: np.random.Generator) -> list[Observation]:
+def _null_course(model: NullModel, rng: np.random.Generator, gaps: np.ndarray) -> list[Observation]:
     client = model.clients[int(rng.integers(len(model.clients)))]
     n = client.length
-    states = np.empty(n)
-    value = rng.normal(0.0, model.state_sd)
-    innovation = model.state_sd * math.sqrt(1.0 - model.rho**2)
-    for i in range(n):
-        states[i] = value
-        value = model.rho * value + rng.normal(0.0, innovation)
-    latent = np.asarray(client.levels)[None, :] + states[:, None] + rng.normal(0, model.item_sd, (n, 3))
-    scores = _round(latent, model)
+    shocks = rng.normal(0.0, model.state_sd * math.sqrt(1.0 - model.rho**2), n).tolist()
+    value, states = float(rng.normal(0.0, model.state_sd)), []
+    for shock in shocks:
+        states.append(value)
+        value = model.rho * value + shock
+    latent = np.asarray(client.levels)[None, :] + np.asarray(states)[:, None]
+    scores = _round(latent + rng.normal(0, model.item_sd, (n, 3)), model).tolist()
     attended = rng.random(n) >= client.no_show_rate
     attended[-1] = True  # a steady course ends with a session
-    answered = attended & (rng.random(n) >= client.skip_rate)
-    gaps = rng.choice(np.asarray(model.gaps), size=n)
-    day, out = START, []
-    for i in range(n):
-        values = scores[i].tolist() if answered[i] else [None, None, None]
-        rupture = 0 if answered[i] and rng.random() < model.rupture_answer_share else None
-        out.append(Observation(i + 1, day, bool(attended[i]), *values, rupture=rupture))
-        day += datetime.timedelta(days=int(gaps[i]))
-    return out
+    answered = (attended & (rng.random(n) >= client.skip_rate)).tolist()
+    says = (rng.random(n) < model.rupture_answer_share).tolist()
+    days = np.concatenate([[0], np.cumsum(rng.choice(gaps, size=n - 1))]).tolist()
+    return [
+        Observation(
+            i + 1,
+            START + datetime.timedelta(days=int(days[i])),
+            bool(attended[i]),
+            *(scores[i] if answered[i] else (None, None, None)),
+            rupture=0 if answered[i] and says[i] else None,
+        )
+        for i in range(n)
+    ]
 
 
 def simulate_null_courses(model: NullModel, n: int, seed: int) -> list[dict[str, list[Observation]]]:
@@ -327,4 +353,5 @@ def simulate_null_courses(model: NullModel, n: int, seed: int) -> list[dict[str,
     no decline, no rupture (an answered check says nothing felt off as often as the clinic's
     clients answer that question), the clinic's attendance habits and course lengths."""
     rng = np.random.default_rng(seed)
-    return [{f"null-{i + 1}": _null_course(model, rng)} for i in range(n)]
+    gaps = np.asarray(model.gaps)
+    return [{f"null-{i + 1}": _null_course(model, rng, gaps)} for i in range(n)]

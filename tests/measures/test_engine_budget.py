@@ -3,7 +3,7 @@
 import pytest
 
 from measures.engine import EngineSettings, compute_case
-from measures.engine.budget import STRICTNESS_RANGE, at_strictness, calibrate_strictness, is_flagged
+from measures.engine.budget import COURSES, STRICTNESS_RANGE, at_strictness, calibrate_strictness, is_flagged
 from measures.engine.null_model import simulate_null_courses
 from measures.simulation import simulate_cohort
 from tests.measures.test_null_model import known_model
@@ -74,8 +74,8 @@ def _share_flagged(courses, settings):
 @pytest.mark.parametrize("budget", [0.05, 0.08])
 def test_it_keeps_the_budget_on_fresh_steady_courses(steady_clinic, budget):
     history, fresh = steady_clinic
-    fit = calibrate_strictness(history, EngineSettings(), budget, courses=800)
-    assert fit.budget == budget and fit.courses == 800 and fit.participants == 3000
+    fit = calibrate_strictness(history, EngineSettings(), budget)
+    assert fit.budget == budget and fit.courses == COURSES and fit.participants == 3000
     assert fit.achieved <= budget
     assert _share_flagged(fresh, at_strictness(EngineSettings(), fit.strictness)) == pytest.approx(budget, abs=0.02)
 
@@ -83,15 +83,15 @@ def test_it_keeps_the_budget_on_fresh_steady_courses(steady_clinic, budget):
 def test_a_smaller_budget_needs_a_stricter_engine(steady_clinic):
     history, _ = steady_clinic
     strictness = [
-        calibrate_strictness(history, EngineSettings(), b, courses=200).strictness for b in (0.03, 0.08, 0.15)
+        calibrate_strictness(history[:800], EngineSettings(), b, courses=200).strictness for b in (0.03, 0.08, 0.15)
     ]
     assert strictness[0] > strictness[1] > strictness[2]
 
 
 def test_it_is_deterministic_for_a_seed(steady_clinic):
     history, _ = steady_clinic
-    first = calibrate_strictness(history, EngineSettings(), courses=150, seed=3)
-    assert calibrate_strictness(history, EngineSettings(), courses=150, seed=3) == first
+    first = calibrate_strictness(history[:800], EngineSettings(), courses=150, seed=3)
+    assert calibrate_strictness(history[:800], EngineSettings(), courses=150, seed=3) == first
 
 
 def test_it_fits_nothing_on_too_little_data(steady_clinic):

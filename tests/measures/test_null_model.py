@@ -81,7 +81,7 @@ def declined(observations, loss, rng):
 def test_it_recovers_known_noise_and_carry_over(rho, state_sd, item_sd, step):
     model = known_model(rho, state_sd, item_sd, step)
     fitted = fit_null_model(series_of(simulate_null_courses(model, 900, seed=2)), SETTINGS)
-    assert fitted.rho == pytest.approx(rho, abs=0.07)
+    assert fitted.rho == pytest.approx(rho, abs=0.1)  # its SE here is about 0.045
     assert fitted.state_sd == pytest.approx(state_sd, rel=0.12)
     assert fitted.item_sd == pytest.approx(item_sd, rel=0.1)
     assert fitted.no_show_share == pytest.approx(0.05, abs=0.015)

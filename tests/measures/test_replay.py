@@ -11,6 +11,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from measures.engine import EngineSettings
+from measures.engine.budget import COURSES
 from measures.engine.replay import OUTPUT_COLUMNS, ReplayError, read_replay
 from measures.simulation import simulate_cohort, write_replay_csv
 
@@ -142,7 +143,9 @@ MALFORMED = [
 ]
 
 
-@pytest.mark.parametrize(("lines", "message"), [m[1:] for m in MALFORMED], ids=[m[0] for m in MALFORMED])
+@pytest.mark.parametrize(
+    ("lines", "message"), [m[1:] for m in MALFORMED], ids=[m[0] for m in MALFORMED]
+)
 def test_a_malformed_file_is_refused_with_its_line_and_no_output(tmp_path, lines, message):
     target = tmp_path / "flags.csv"
     source = tmp_path / "in.csv"
@@ -190,10 +193,8 @@ ACCEPTED = [
         "reordered columns",
         ["bond,tasks,goals,attended,session_date,session_number,case_id,client_id", "9,9,9,1,2025-01-01,1,c,a"],
     ),
-    (
-        "padded upper-case header",
-        [" Client_ID ,CASE_ID,session_number, session_date,attended,goals,tasks,bond,rupture", ROW],
-    ),
+    ("padded upper-case header", [" Client_ID ,CASE_ID,session_number, session_date,attended,"
+                                  "goals,tasks,bond,rupture", ROW]),
     ("quoted fields", [HEADER, '"a","c","1","2025-01-01","1","9","9","9",""']),
     ("quoted comma and newline", [HEADER, '"a, b\nc",c,1,2025-01-01,1,9,9,9,']),
     ("blank lines", [HEADER, "", ROW, "", ",,,,,,,,", "a,c,2,2025-01-08,0,,,,"]),
@@ -228,49 +229,40 @@ def test_documented_variations_are_accepted(tmp_path, lines):
 REFUSED = [
     # csv-level damage reports the line where the damaged record starts
     ("huge field", [HEADER, "a" * 200_000 + ",c,1,2025-01-01,1,9,9,9,"], "line 2: malformed CSV"),
-    ("unclosed quote", [HEADER, '"a,c,1,2025-01-01,1,9,9,9,', ROW, ROW], "line 2: a quoted field is never closed"),
-    ("unclosed quote late", [HEADER, ROW, 'b,c,1,2025-01-01,1,"9,9,9,', ROW], "line 3: a quoted field is never closed"),
-    ("text after a closing quote", [HEADER, ROW, '"b"x,c,1,2025-01-01,1,9,9,9,'], "line 3: malformed CSV"),
-    ("quote closed lines later", [HEADER, '"a,c,1,2025-01-01,1,9,9,9,', '"b"x,c'], "line 2: malformed CSV"),
-    (
-        "unclosed quote in a big file",
-        [HEADER, '"a,c,1,2025-01-01,1,9,9,9,', *[ROW] * 6000],
-        "line 2: malformed CSV: field larger than field limit (131072), in a record running on to line",
-    ),
+    ("unclosed quote", [HEADER, '"a,c,1,2025-01-01,1,9,9,9,', ROW, ROW],
+     "line 2: a quoted field is never closed"),
+    ("unclosed quote late", [HEADER, ROW, 'b,c,1,2025-01-01,1,"9,9,9,', ROW],
+     "line 3: a quoted field is never closed"),
+    ("text after a closing quote", [HEADER, ROW, '"b"x,c,1,2025-01-01,1,9,9,9,'],
+     "line 3: malformed CSV"),
+    ("quote closed lines later", [HEADER, '"a,c,1,2025-01-01,1,9,9,9,', '"b"x,c'],
+     "line 2: malformed CSV"),
+    ("unclosed quote in a big file", [HEADER, '"a,c,1,2025-01-01,1,9,9,9,', *[ROW] * 6000],
+     "line 2: malformed CSV: field larger than field limit (131072), in a record running on to line"),
     ("huge header", ["a" * 200_000 + "," + HEADER, ROW], "line 1: malformed CSV"),
     # rows the app can never produce
-    (
-        "goals only",
-        [HEADER, "a,c,1,2025-01-01,1,9,,,"],
-        "line 2: goals, tasks and bond must all be given or all be empty",
-    ),
-    (
-        "bond missing",
-        [HEADER, "a,c,1,2025-01-01,1,9,9,,0"],
-        "line 2: goals, tasks and bond must all be given or all be empty",
-    ),
-    (
-        "rupture without scores",
-        [HEADER, "a,c,1,2025-01-01,1,,,,1"],
-        "line 2: a rupture answer needs the scores of that check",
-    ),
+    ("goals only", [HEADER, "a,c,1,2025-01-01,1,9,,,"],
+     "line 2: goals, tasks and bond must all be given or all be empty"),
+    ("bond missing", [HEADER, "a,c,1,2025-01-01,1,9,9,,0"],
+     "line 2: goals, tasks and bond must all be given or all be empty"),
+    ("rupture without scores", [HEADER, "a,c,1,2025-01-01,1,,,,1"],
+     "line 2: a rupture answer needs the scores of that check"),
     ("partial scores on a no-show", [HEADER, "a,c,1,2025-01-01,0,,9,,"], "line 2: scores"),
     # numbers, dates and headers exactly as documented
     ("underscore session", [HEADER, "a,c,1_0,2025-01-01,1,9,9,9,"], "line 2: session_number"),
     ("signed session", [HEADER, "a,c,+3,2025-01-01,1,9,9,9,"], "line 2: session_number"),
     ("arabic-indic session", [HEADER, "a,c,\u0663,2025-01-01,1,9,9,9,"], "line 2: session_number"),
     ("fullwidth session", [HEADER, "a,c,\uff13,2025-01-01,1,9,9,9,"], "line 2: session_number"),
-    ("session too large", [HEADER, "a,c,10001,2025-01-01,1,9,9,9,"], "line 2: session_number must be from 1 to 10000"),
-    (
-        "session huge",
-        [HEADER, "a,c," + "9" * 5000 + ",2025-01-01,1,9,9,9,"],
-        "line 2: session_number must be from 1 to 10000",
-    ),
+    ("session too large", [HEADER, "a,c,10001,2025-01-01,1,9,9,9,"],
+     "line 2: session_number must be from 1 to 10000"),
+    ("session huge", [HEADER, "a,c," + "9" * 5000 + ",2025-01-01,1,9,9,9,"],
+     "line 2: session_number must be from 1 to 10000"),
     ("underscore score", [HEADER, "a,c,1,2025-01-01,1,9,1_0,9,"], "line 2: tasks is not a number"),
     ("signed score", [HEADER, "a,c,1,2025-01-01,1,+3,9,9,"], "line 2: goals is not a number"),
     ("exponent score", [HEADER, "a,c,1,2025-01-01,1,9,9,1e0,"], "line 2: bond is not a number"),
     ("infinite score", [HEADER, "a,c,1,2025-01-01,1,9,9,inf,"], "line 2: bond is not a number"),
-    ("arabic-indic score", [HEADER, "a,c,1,2025-01-01,1,\u0667,9,9,"], "line 2: goals is not a number"),
+    ("arabic-indic score", [HEADER, "a,c,1,2025-01-01,1,\u0667,9,9,"],
+     "line 2: goals is not a number"),
     ("bare point score", [HEADER, "a,c,1,2025-01-01,1,.5,9,9,"], "line 2: goals is not a number"),
     ("huge score", [HEADER, "a,c,1,2025-01-01,1," + "9" * 5000 + ",9,9,"], "line 2: goals"),
     ("iso week date", [HEADER, "a,c,1,2024-W01-1,1,9,9,9,"], "line 2: session_date"),
@@ -278,16 +270,15 @@ REFUSED = [
     ("arabic-indic date", [HEADER, "a,c,1,\u0662025-01-01,1,9,9,9,"], "line 2: session_date"),
     ("year zero", [HEADER, "a,c,1,0000-01-01,1,9,9,9,"], "line 2: session_date"),
     ("duplicate column", [HEADER + ",goals", ROW + ",9"], "line 1: duplicate column(s): goals"),
-    (
-        "duplicate after padding",
-        [HEADER.replace("rupture", " Bond"), "a,c,1,2025-01-01,1,9,9,9,9"],
-        "line 1: duplicate column(s): bond",
-    ),
+    ("duplicate after padding", [HEADER.replace("rupture", " Bond"), "a,c,1,2025-01-01,1,9,9,9,9"],
+     "line 1: duplicate column(s): bond"),
     ("duplicate rupture", [HEADER + ",rupture", ROW + ","], "line 1: duplicate column(s): rupture"),
 ]
 
 
-@pytest.mark.parametrize(("lines", "message"), [r[1:] for r in REFUSED], ids=[r[0] for r in REFUSED])
+@pytest.mark.parametrize(
+    ("lines", "message"), [r[1:] for r in REFUSED], ids=[r[0] for r in REFUSED]
+)
 def test_a_file_the_app_could_not_have_written_is_refused(tmp_path, lines, message):
     target = tmp_path / "flags.csv"
     source = write(tmp_path, lines)
@@ -391,7 +382,7 @@ def _strictness(out):
 def test_it_keeps_a_false_flag_budget_by_default(tmp_path, clinic_lines):
     rows, out = replay(tmp_path, clinic_lines)
     budget, strictness, achieved, courses = _strictness(out)
-    assert budget == 8 and courses == 400 and achieved <= 8.0
+    assert budget == 8 and courses == COURSES and achieved <= 8.0
     assert strictness != 1.0
     unbudgeted, plain = replay(tmp_path, clinic_lines, "--no-budget")
     assert "False-flag budget" not in plain

@@ -118,8 +118,12 @@ class Command(BaseCommand):
         parser.add_argument("input", help="replay CSV: client_id, case_id, session_number, ...")
         parser.add_argument("--output", required=True, help="where to write the flags CSV")
         parser.add_argument("--cutoff", type=float, help="low-alliance cutoff on the total (0–10)")
-        parser.add_argument("--reliability", help="reliability, e.g. 0.9 or total=0.9,bond=0.85 (default: built in)")
-        parser.add_argument("--spread", help="first-session SD, e.g. 1.3 or total=1.3,bond=1.5 (default: built in)")
+        parser.add_argument(
+            "--reliability", help="reliability, e.g. 0.9 or total=0.9,bond=0.85 (default: built in)"
+        )
+        parser.add_argument(
+            "--spread", help="first-session SD, e.g. 1.3 or total=1.3,bond=1.5 (default: built in)"
+        )
         parser.add_argument(
             "--no-calibrate",
             action="store_true",
@@ -130,13 +134,17 @@ class Command(BaseCommand):
             default=f"{DEFAULT_BUDGET * 100:g}",
             help="false-flag budget: at most this percentage of steady courses flagged (default 8)",
         )
-        parser.add_argument("--no-budget", action="store_true", help="keep the default strictness (no budget)")
+        parser.add_argument(
+            "--no-budget", action="store_true", help="keep the default strictness (no budget)"
+        )
 
     def handle(self, *args, **options):
         defaults = EngineSettings()
         cutoff = options["cutoff"]
         if cutoff is not None and not defaults.scale_min <= cutoff <= defaults.scale_max:
-            raise CommandError(f"--cutoff must be within {defaults.scale_min:g}–{defaults.scale_max:g}")
+            raise CommandError(
+                f"--cutoff must be within {defaults.scale_min:g}–{defaults.scale_max:g}"
+            )
         reliability = spread = {}
         if options["reliability"]:
             reliability = _per_series(options["reliability"], "--reliability", 0.0, 0.999)
@@ -185,7 +193,9 @@ class Command(BaseCommand):
         # Write next to the target and rename, so a failure never leaves a half-written file.
         findings = _write_atomically(target, lambda output: run_replay(cases, output, settings))
         participants = sum(len(parts) for parts in cases.values())
-        self.stdout.write(f"{len(cases)} cases, {participants} participants: {findings} flags written to {target}")
+        self.stdout.write(
+            f"{len(cases)} cases, {participants} participants: {findings} flags written to {target}"
+        )
 
     def _keep_budget(self, cases, settings, budget):
         fit = calibrate_strictness(
@@ -194,7 +204,9 @@ class Command(BaseCommand):
             budget,
         )
         if fit is None:
-            self.stdout.write(f"False-flag budget {budget * 100:g}%: too few clients, default strictness")
+            self.stdout.write(
+                f"False-flag budget {budget * 100:g}%: too few clients, default strictness"
+            )
             return settings
         self.stdout.write(
             f"False-flag budget {budget * 100:g}%: strictness {fit.strictness:.2f}, "
