@@ -70,6 +70,7 @@ class NullModel:
     step: float | None  # answer granularity, None when continuous
     scale: tuple[float, float]
     participants: int  # clients with 3+ checks; ``clients`` holds those without a dip or a slide
+    case_sizes: tuple[int, ...] = (1,)  # participants per case, one entry per case of the clinic
 
     @property
     def typical_length(self) -> float:
@@ -275,11 +276,18 @@ def _clients(profiles: Sequence[_Profile], top: float, noise: tuple[float, float
     )
 
 
-def fit_null_model(series_list: Iterable[Sequence[Observation]], settings: EngineSettings) -> NullModel | None:
+def fit_null_model(
+    series_list: Iterable[Sequence[Observation]],
+    settings: EngineSettings,
+    *,
+    case_sizes: Sequence[int] | None = None,
+) -> NullModel | None:
     """Fit the null model to many participants' observations (pending checks count nowhere).
 
     Uses participants with at least 3 complete checks; returns None when fewer than 30 qualify or
-    the noise cannot be estimated, so that the caller keeps its settings.
+    the noise cannot be estimated, so that the caller keeps its settings. ``case_sizes`` (the
+    number of participants of each of the clinic's cases) lets the simulation make couples and
+    families as often as the clinic has them; without it every simulated case is one client.
     """
     scale, top = (settings.scale_min, settings.scale_max), settings.scale_max
     profiles, gaps = [], []
@@ -311,6 +319,7 @@ def fit_null_model(series_list: Iterable[Sequence[Observation]], settings: Engin
         step=step,
         scale=scale,
         participants=qualifying,
+        case_sizes=tuple(int(k) for k in case_sizes or () if k >= 1) or (1,),
     )
 
 
@@ -321,9 +330,20 @@ def _round(values: np.ndarray, model: NullModel) -> np.ndarray:
     return np.round(np.clip(values, low, high), 4)
 
 
-def _null_course(model: NullModel, rng: np.random.Generator, gaps: np.ndarray) -> list[Observation]:
-    client = model.clients[int(rng.integers(len(model.clients)))]
+def _schedule(client: NullClient, rng: np.random.Generator, gaps: np.ndarray) -> tuple[list[bool], list[int]]:
+    """Which of the client's sessions were attended (the last one always: a steady course ends
+    with a session) and their days from the first."""
     n = client.length
+    attended = rng.random(n) >= client.no_show_rate
+    attended[-1] = True
+    days = np.concatenate([[0], np.cumsum(rng.choice(gaps, size=n - 1))]).tolist()
+    return attended.tolist(), days
+
+
+def _member(
+    model: NullModel, client: NullClient, rng: np.random.Generator, attended: list[bool], days: list[int]
+) -> list[Observation]:
+    n = len(attended)
     shocks = rng.normal(0.0, model.state_sd * math.sqrt(1.0 - model.rho**2), n).tolist()
     value, states = float(rng.normal(0.0, model.state_sd)), []
     for shock in shocks:
@@ -331,16 +351,13 @@ def _null_course(model: NullModel, rng: np.random.Generator, gaps: np.ndarray) -
         value = model.rho * value + shock
     latent = np.asarray(client.levels)[None, :] + np.asarray(states)[:, None]
     scores = _round(latent + rng.normal(0, model.item_sd, (n, 3)), model).tolist()
-    attended = rng.random(n) >= client.no_show_rate
-    attended[-1] = True  # a steady course ends with a session
-    answered = (attended & (rng.random(n) >= client.skip_rate)).tolist()
+    answered = (np.asarray(attended) & (rng.random(n) >= client.skip_rate)).tolist()
     says = (rng.random(n) < model.rupture_answer_share).tolist()
-    days = np.concatenate([[0], np.cumsum(rng.choice(gaps, size=n - 1))]).tolist()
     return [
         Observation(
             i + 1,
             START + datetime.timedelta(days=int(days[i])),
-            bool(attended[i]),
+            attended[i],
             *(scores[i] if answered[i] else (None, None, None)),
             rupture=0 if answered[i] and says[i] else None,
         )
@@ -348,10 +365,23 @@ def _null_course(model: NullModel, rng: np.random.Generator, gaps: np.ndarray) -
     ]
 
 
+def _null_case(model: NullModel, rng: np.random.Generator, gaps: np.ndarray, name: str) -> dict[str, list[Observation]]:
+    """One steady case of the clinic's usual size: members attend together (the first one's
+    schedule and course length), each with their own level, noise and checks."""
+    size = int(model.case_sizes[int(rng.integers(len(model.case_sizes)))])
+    members = [model.clients[int(rng.integers(len(model.clients)))] for _ in range(size)]
+    attended, days = _schedule(members[0], rng, gaps)
+    return {
+        (name if size == 1 else f"{name}-{k + 1}"): _member(model, c, rng, attended, days)
+        for k, c in enumerate(members)
+    }
+
+
 def simulate_null_courses(model: NullModel, n: int, seed: int) -> list[dict[str, list[Observation]]]:
-    """``n`` steady single-participant courses drawn from ``model`` (deterministic for a seed):
-    no decline, no rupture (an answered check says nothing felt off as often as the clinic's
-    clients answer that question), the clinic's attendance habits and course lengths."""
+    """``n`` steady cases drawn from ``model`` (deterministic for a seed): single clients, or
+    couples and families as often as the clinic has them (model.case_sizes); no decline, no
+    rupture (an answered check says nothing felt off as often as the clinic's clients answer
+    that question), the clinic's attendance habits and course lengths."""
     rng = np.random.default_rng(seed)
     gaps = np.asarray(model.gaps)
-    return [{f"null-{i + 1}": _null_course(model, rng, gaps)} for i in range(n)]
+    return [_null_case(model, rng, gaps, f"null-{i + 1}") for i in range(n)]
