@@ -64,7 +64,7 @@ class Clinic(models.Model):
     notes_readers = models.CharField(max_length=10, choices=NotesReaders.choices, default=NotesReaders.TEAM)
     # The false-flag budget in whole percent: the nightly calibration (measures.evaluation.
     # do_calibrate_clinic) sets the engine's strictness so that at most this share of steady
-    # courses is ever flagged. Whole points: 400 simulated courses resolve about ±1.4 points at 8%.
+    # clients' courses is ever flagged. Whole points: the simulation resolves about one point.
     false_flag_budget = models.PositiveSmallIntegerField(
         default=FALSE_FLAG_BUDGET_DEFAULT,
         validators=[MinValueValidator(FALSE_FLAG_BUDGET_RANGE[0]), MaxValueValidator(FALSE_FLAG_BUDGET_RANGE[1])],

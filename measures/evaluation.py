@@ -704,7 +704,8 @@ def do_calibrate_clinic(clinic, *, now=None):
     if instrument is None:
         return None
     answered = Response.objects.filter(session__case__clinic=clinic).count()
-    series = load_clinic_observations(clinic, now=now)
+    cases = load_case_series(clinic=clinic, now=now)
+    series = [observations for _case, people in cases for _participant, observations in people]
     estimate = compute_calibration(series, minimum=CALIBRATION_MIN_PARTICIPANTS)
     if answered < CALIBRATION_MIN_RESPONSES or estimate is None:
         return None
@@ -714,7 +715,7 @@ def do_calibrate_clinic(clinic, *, now=None):
         "engagement_rate": round(estimate.engagement_rate, 3),
     }
     settings = _psychometric_settings(clinic, ClinicCalibration(**psychometrics))
-    budget = compute_clinic_budget(clinic, series, settings)
+    budget = compute_clinic_budget(clinic, series, settings, case_sizes=[len(people) for _case, people in cases])
     if budget["strictness"] is not None:
         settings = at_strictness(settings, budget["strictness"])
     calibration, _ = ClinicCalibration.objects.update_or_create(
@@ -733,19 +734,16 @@ def do_calibrate_clinic(clinic, *, now=None):
     return calibration
 
 
-# Steady courses simulated per calibration: about ±1.4 points of resolution at an 8% budget.
-BUDGET_COURSES = 400
-
-
-def compute_clinic_budget(clinic, series, settings):
+def compute_clinic_budget(clinic, series, settings, *, case_sizes=None):
     """ClinicCalibration's budget fields: the clinic's budget (a fraction), the budget aimed at
     once the completers' flagged share corrected it (measures.outcomes.correct_budget), and the
-    strictness that keeps the latter on the clinic's simulated steady courses with the share it
-    flags (None, None when the courses cannot be modelled). One query beyond the engine's work."""
+    strictness that keeps the latter on the clinic's simulated steady cases, as large as its
+    cases (``case_sizes``), with the share of clients it flags (None, None when the courses cannot
+    be modelled). One query beyond the engine's work."""
     budget = clinic.false_flag_budget / 100
     flagged, total, cases = completed_flag_counts(clinic)
     used = correct_budget(budget, flagged, total, cases)
-    fit = calibrate_strictness(series, settings, used, courses=BUDGET_COURSES)
+    fit = calibrate_strictness(series, settings, used, case_sizes=case_sizes)
     return {
         "budget": budget,
         "budget_used": round(used, 4),

@@ -27,10 +27,12 @@ def completed_clients(clinic):
 
 
 def _ever_flagged():
-    """A participant had a warning or alert at some point: a flag at that severity now, or a line
-    of its history that put it there (a flag a later check or a correction lowered still was one)."""
-    flags = Signal.objects.filter(participant=OuterRef("pk"), severity__in=FLAG_SEVERITIES)
-    lines = SignalAction.objects.filter(signal__participant=OuterRef("pk"), severity__in=FLAG_SEVERITIES)
+    """A participant's case had a warning or alert at some point: a flag at that severity now, or a
+    line of its history that put it there (a flag a later check or a correction lowered still was
+    one). A case's flag counts for each member, as the dashboard shows it and as the budget's
+    simulation counts it (measures.engine.budget), so that the two shares compare."""
+    flags = Signal.objects.filter(case=OuterRef("case"), severity__in=FLAG_SEVERITIES)
+    lines = SignalAction.objects.filter(signal__case=OuterRef("case"), severity__in=FLAG_SEVERITIES)
     return Exists(flags) | Exists(lines)
 
 
@@ -46,7 +48,7 @@ def completed_flag_counts(clinic):
 
 def completed_flag_rate(clinic):
     """(flagged, total): of the clients who completed therapy in the clinic, how many were ever
-    flagged (warning or alert) during their course. One query."""
+    flagged (a warning or alert on their case) during their course. One query."""
     flagged, total, _cases = completed_flag_counts(clinic)
     return flagged, total
 
