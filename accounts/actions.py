@@ -239,6 +239,7 @@ CLINIC_SETTINGS = (
     "languages",
     "instrument_code",
     "sensitivity",
+    "false_flag_budget",
     "client_contact",
     "notes_readers",
 )

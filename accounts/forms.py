@@ -2,8 +2,9 @@ import zoneinfo
 
 from django import forms
 from django.contrib.auth.forms import AuthenticationForm, SetPasswordForm
+from django.utils.translation import gettext_lazy as _
 
-from .models import LANGUAGES, Clinic, User
+from .models import FALSE_FLAG_BUDGET_RANGE, LANGUAGES, Clinic, User
 
 
 class EmailAuthenticationForm(AuthenticationForm):
@@ -67,6 +68,18 @@ class ClinicSettingsForm(forms.ModelForm):
     )
     invitation_expiry_days = forms.IntegerField(label="Check links expire after (days)", min_value=1, max_value=30)
     reminder_after_days = forms.IntegerField(label="Send a reminder after (days)", min_value=0, max_value=29)
+    false_flag_budget = forms.IntegerField(
+        label=_("Flag budget (%)"),
+        min_value=FALSE_FLAG_BUDGET_RANGE[0],
+        max_value=FALSE_FLAG_BUDGET_RANGE[1],
+        help_text=_(
+            "At most this share of clients who stay in therapy should ever be flagged over a course. "
+            "Lower means fewer flags and more missed dropouts."
+        ),
+        error_messages={
+            key: _("Enter a whole percent from 1 to 30.") for key in ("invalid", "min_value", "max_value", "required")
+        },
+    )
 
     class Meta:
         model = Clinic
@@ -78,6 +91,7 @@ class ClinicSettingsForm(forms.ModelForm):
             "languages",
             "instrument_code",
             "sensitivity",
+            "false_flag_budget",
             "client_contact",
             "notes_readers",
         ]

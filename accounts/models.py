@@ -4,6 +4,7 @@ from decimal import Decimal
 
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
 from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -26,6 +27,10 @@ def validate_languages(value):
     codes = {code for code, _label in LANGUAGES}
     if not isinstance(value, list) or not value or any(code not in codes for code in value):
         raise ValidationError("Choose at least one of the languages the survey is written in.")
+
+
+FALSE_FLAG_BUDGET_DEFAULT = 8  # percent (measures.engine.budget.DEFAULT_BUDGET)
+FALSE_FLAG_BUDGET_RANGE = (1, 30)
 
 
 class Clinic(models.Model):
@@ -57,6 +62,13 @@ class Clinic(models.Model):
     # Shown to clients on the survey's closed and thank-you pages (a phone number, an address).
     client_contact = models.CharField(max_length=200, blank=True)
     notes_readers = models.CharField(max_length=10, choices=NotesReaders.choices, default=NotesReaders.TEAM)
+    # The false-flag budget in whole percent: the nightly calibration (measures.evaluation.
+    # do_calibrate_clinic) sets the engine's strictness so that at most this share of steady
+    # clients' courses is ever flagged. Whole points: the simulation resolves about one point.
+    false_flag_budget = models.PositiveSmallIntegerField(
+        default=FALSE_FLAG_BUDGET_DEFAULT,
+        validators=[MinValueValidator(FALSE_FLAG_BUDGET_RANGE[0]), MaxValueValidator(FALSE_FLAG_BUDGET_RANGE[1])],
+    )
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -71,6 +83,11 @@ class Clinic(models.Model):
             models.CheckConstraint(
                 condition=Q(reminder_after_days__lt=models.F("invitation_expiry_days")),
                 name="clinic_reminder_before_expiry",
+            ),
+            models.CheckConstraint(
+                condition=Q(false_flag_budget__gte=FALSE_FLAG_BUDGET_RANGE[0])
+                & Q(false_flag_budget__lte=FALSE_FLAG_BUDGET_RANGE[1]),
+                name="clinic_false_flag_budget_1_to_30",
             ),
         ]
 

@@ -12,7 +12,9 @@ from accounts.access import clinic_admin_required
 from accounts.actions import do_change_clinic_settings
 from accounts.forms import ClinicSettingsForm
 from accounts.models import Clinic, ClinicSettingChange, User
-from measures.models import Instrument
+from measures.evaluation import CALIBRATION_MIN_PARTICIPANTS, CALIBRATION_MIN_RESPONSES
+from measures.models import ClinicCalibration, Instrument
+from measures.outcomes import MIN_COMPLETED_CASES, completed_flag_counts
 
 from .digests import UNOPENED_DAYS, compute_admin_digest
 from .forms import ClinicCaseloadFilterForm
@@ -82,4 +84,36 @@ def clinic_settings(request):
     labels = {name: field.label for name, field in form.fields.items()}
     for change in history:
         change.label = labels.get(change.field, change.field)
-    return render(request, "accounts/clinic_settings.html", {"form": form, "history": history})
+    context = {"form": form, "history": history, "budget": budget_report(request.user.clinic)}
+    return render(request, "accounts/clinic_settings.html", context)
+
+
+def _percent(share):
+    return None if share is None else round(100 * share, 1)
+
+
+def budget_report(clinic):
+    """What the settings page says beside the flag budget: the budget, the share of simulated
+    steady courses the engine flags at it (last calibration), and the share of the clinic's
+    completers who were ever flagged, once there are enough of them. Two queries."""
+    calibration = ClinicCalibration.objects.filter(clinic_id=clinic.pk).first()
+    flagged, total, cases = completed_flag_counts(clinic)
+    report = {
+        "budget": clinic.false_flag_budget,
+        "achieved": _percent(calibration.budget_achieved) if calibration else None,
+        "calibrated_at": _percent(calibration.budget) if calibration else None,
+        "aimed_at": None,
+        "enough_outcomes": cases >= MIN_COMPLETED_CASES,
+        "completed_cases": cases,
+        "minimum_cases": MIN_COMPLETED_CASES,
+        "completed": total,
+        "completed_flagged": flagged,
+        "completed_share": _percent(flagged / total) if total else None,
+        "minimum_responses": CALIBRATION_MIN_RESPONSES,
+        "minimum_clients": CALIBRATION_MIN_PARTICIPANTS,
+    }
+    if calibration and calibration.budget_used is not None and calibration.budget_used != calibration.budget:
+        report["aimed_at"] = _percent(calibration.budget_used)
+    if report["calibrated_at"] == clinic.false_flag_budget:
+        report["calibrated_at"] = None  # only said when the budget changed since
+    return report

@@ -21,6 +21,7 @@ from sessions_app.models import Case, CaseEvent, Participant, TherapySession
 from . import engine
 from .actions.invitations import takes_new_checks
 from .definitions import SERIES
+from .engine.budget import at_strictness, calibrate_strictness
 from .engine.calibration import compute_calibration
 from .engine.risk import RiskTable, compute_clinic_table
 from .models import (
@@ -33,6 +34,7 @@ from .models import (
     SignalAction,
     SurveyInvitation,
 )
+from .outcomes import completed_flag_counts, correct_budget
 from .queue import queue_on_commit
 
 logger = logging.getLogger(__name__)
@@ -156,15 +158,23 @@ Z_CONFIRM_BY_SENSITIVITY = {"cautious": 3.0, "standard": 2.6, "sensitive": 2.2}
 
 def engine_settings_for(clinic):
     """The clinic's cutoff and flag sensitivity, with reliability and spread from its own data
-    when it has enough."""
-    instrument = Instrument.objects.latest_version(clinic.instrument_code)
-    psychometrics = instrument.psychometrics if instrument else {}
-    reliability = dict(psychometrics.get("reliability", {}))
-    spread = dict(psychometrics.get("spread", {}))
+    when it has enough, at the strictness that keeps its false-flag budget once calibrated."""
     try:
         calibration = clinic.calibration  # select_related by do_evaluate_case: no extra query there
     except ClinicCalibration.DoesNotExist:
         calibration = None
+    settings = _psychometric_settings(clinic, calibration)
+    if calibration is not None and calibration.strictness is not None:
+        settings = at_strictness(settings, calibration.strictness)
+    return settings
+
+
+def _psychometric_settings(clinic, calibration):
+    """The settings before the budget's strictness: what calibrate_strictness searches from."""
+    instrument = Instrument.objects.latest_version(clinic.instrument_code)
+    psychometrics = instrument.psychometrics if instrument else {}
+    reliability = dict(psychometrics.get("reliability", {}))
+    spread = dict(psychometrics.get("spread", {}))
     if calibration is not None:
         reliability.update({k: v for k, v in calibration.reliability.items() if k in SERIES})
         spread.update({k: v for k, v in calibration.spread.items() if k in SERIES})
@@ -680,31 +690,43 @@ CALIBRATION_MIN_PARTICIPANTS = 30
 
 def do_calibrate_clinic(clinic, *, now=None):
     """Estimate the engine's reliability, spread and usual missed-check rate from the clinic's
-    own data, and Cronbach's alpha of each subscale's items for the clinic overview.
+    own data, Cronbach's alpha of each subscale's items for the clinic overview, and the
+    strictness that keeps the clinic's false-flag budget (compute_clinic_budget).
 
     The engine's reliability is the share of first-session variance that is not session-to-session
     noise (what the reliable-change index needs for repeated measurement of one person); alpha,
     internal consistency, is reported beside it but not used, because two near-duplicate items give
     an alpha near 1 that would make every wobble look "reliable". Spread is the SD of each client's
-    first answered check. Returns the ClinicCalibration, or None while the clinic has fewer than
-    100 answered checks from 30 clients (the instrument's defaults then stay in use).
+    first answered check. The risk refit (compute_clinic_risk) runs at the new strictness. Returns
+    the ClinicCalibration, or None while the clinic has fewer than 100 answered checks from 30
+    clients (the instrument's defaults and the built-in thresholds then stay in use).
     """
     instrument = Instrument.objects.latest_version(clinic.instrument_code)
     if instrument is None:
         return None
     answered = Response.objects.filter(session__case__clinic=clinic).count()
-    estimate = compute_calibration(load_clinic_observations(clinic, now=now), minimum=CALIBRATION_MIN_PARTICIPANTS)
+    cases = load_case_series(clinic=clinic, now=now)
+    series = [observations for _case, people in cases for _participant, observations in people]
+    estimate = compute_calibration(series, minimum=CALIBRATION_MIN_PARTICIPANTS)
     if answered < CALIBRATION_MIN_RESPONSES or estimate is None:
         return None
+    psychometrics = {
+        "reliability": {k: round(v, 3) for k, v in estimate.reliability.items()},
+        "spread": {k: round(v, 3) for k, v in estimate.spread.items()},
+        "engagement_rate": round(estimate.engagement_rate, 3),
+    }
+    settings = _psychometric_settings(clinic, ClinicCalibration(**psychometrics))
+    budget = compute_clinic_budget(clinic, series, settings, case_sizes=[len(people) for _case, people in cases])
+    if budget["strictness"] is not None:
+        settings = at_strictness(settings, budget["strictness"])
     calibration, _ = ClinicCalibration.objects.update_or_create(
         clinic=clinic,
         defaults={
             "instrument": instrument,
-            "reliability": {k: round(v, 3) for k, v in estimate.reliability.items()},
-            "spread": {k: round(v, 3) for k, v in estimate.spread.items()},
-            "engagement_rate": round(estimate.engagement_rate, 3),
+            **psychometrics,
+            **budget,
             "alpha": compute_clinic_alpha(clinic, instrument),
-            "risk_calibration": compute_clinic_risk(clinic, now=now),
+            "risk_calibration": compute_clinic_risk(clinic, now=now, settings=settings),
             "responses": answered,
             "first_sessions": estimate.participants,
             "computed_at": now or timezone.now(),
@@ -713,14 +735,36 @@ def do_calibrate_clinic(clinic, *, now=None):
     return calibration
 
 
-def compute_clinic_risk(clinic, *, now=None):
+def compute_clinic_budget(clinic, series, settings, *, case_sizes=None):
+    """ClinicCalibration's budget fields: the clinic's budget (a fraction), the budget aimed at
+    once the completers' flagged share corrected it (measures.outcomes.correct_budget), and the
+    strictness that keeps the latter on the clinic's simulated steady cases, as large as its
+    cases (``case_sizes``), with the share of clients it flags (None, None when the courses cannot
+    be modelled). One query beyond the engine's work."""
+    budget = clinic.false_flag_budget / 100
+    flagged, total, cases = completed_flag_counts(clinic)
+    used = correct_budget(budget, flagged, total, cases)
+    fit = calibrate_strictness(series, settings, used, case_sizes=case_sizes)
+    return {
+        "budget": budget,
+        "budget_used": round(used, 4),
+        "strictness": fit.strictness if fit else None,
+        "budget_achieved": fit.achieved if fit else None,
+        "completed_cases": cases,
+        "completed_count": total,
+        "completed_flagged": flagged,
+    }
+
+
+def compute_clinic_risk(clinic, *, now=None, settings=None):
     """The risk calibration refitted on the clinic's closed cases that dropped out or completed,
     as JSON, or {} below measures.engine.risk.MIN_CLOSED_CASES (the shipped one stays in use).
-    Three queries per closed case (a nightly job over a clinic's history)."""
+    ``settings`` defaults to the clinic's current ones. Three queries per closed case (a nightly
+    job over a clinic's history)."""
     closed = Case.objects.closed().filter(
         clinic=clinic, outcome__in=(Case.Outcome.DROPPED_OUT, Case.Outcome.COMPLETED)
     )
-    settings = engine_settings_for(clinic)
+    settings = settings or engine_settings_for(clinic)
     cases = []
     for case in closed:
         _participants, _sessions, series = load_observations(case, now=now)

@@ -333,6 +333,19 @@ class ClinicCalibration(models.Model):
     # The risk calibration refitted on the clinic's own closed cases (measures.engine.risk's
     # RiskTable as JSON), once it has enough; empty = the shipped one.
     risk_calibration = models.JSONField(default=dict, blank=True)
+    # The false-flag budget kept (do_calibrate_clinic), shares as fractions: the clinic's budget
+    # when calibrated, the budget aimed at after the outcome correction, the engine's strictness
+    # that keeps it on simulated steady courses and the share of those courses it flags. Null
+    # while the clinic's steady courses cannot be modelled (the built-in thresholds then apply).
+    budget = models.FloatField(null=True, blank=True)
+    budget_used = models.FloatField(null=True, blank=True)
+    strictness = models.FloatField(null=True, blank=True)
+    budget_achieved = models.FloatField(null=True, blank=True)
+    # The clinic's closed cases that completed as planned: how many, how many of their clients,
+    # and how many of those were ever flagged (warning or alert) during their course.
+    completed_cases = models.PositiveIntegerField(null=True, blank=True)
+    completed_count = models.PositiveIntegerField(null=True, blank=True)
+    completed_flagged = models.PositiveIntegerField(null=True, blank=True)
     computed_at = models.DateTimeField(default=timezone.now)
 
     def __str__(self):

@@ -22,6 +22,7 @@ CURRENT = {
     "languages": ["en", "es"],
     "instrument_code": "alliance-check",
     "sensitivity": "standard",
+    "false_flag_budget": "8",
     "client_contact": "",
     "notes_readers": "team",
 }

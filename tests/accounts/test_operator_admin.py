@@ -28,6 +28,7 @@ def test_the_operator_creates_a_clinic_and_invites_its_first_admin(
             "instrument_code": "alliance-check",
             "languages": '["en", "es"]',
             "sensitivity": "standard",
+            "false_flag_budget": 8,
             "notes_readers": "team",
             "created_at_0": "2026-11-29",
             "created_at_1": "10:00:00",
