@@ -83,15 +83,15 @@ def test_it_keeps_the_budget_on_fresh_steady_courses(steady_clinic, budget):
 def test_a_smaller_budget_needs_a_stricter_engine(steady_clinic):
     history, _ = steady_clinic
     strictness = [
-        calibrate_strictness(history[:800], EngineSettings(), b, courses=200).strictness for b in (0.03, 0.08, 0.15)
+        calibrate_strictness(history[:400], EngineSettings(), b, courses=150).strictness for b in (0.03, 0.08, 0.15)
     ]
     assert strictness[0] > strictness[1] > strictness[2]
 
 
 def test_it_is_deterministic_for_a_seed(steady_clinic):
     history, _ = steady_clinic
-    first = calibrate_strictness(history[:800], EngineSettings(), courses=150, seed=3)
-    assert calibrate_strictness(history[:800], EngineSettings(), courses=150, seed=3) == first
+    first = calibrate_strictness(history[:400], EngineSettings(), courses=100, seed=3)
+    assert calibrate_strictness(history[:400], EngineSettings(), courses=100, seed=3) == first
 
 
 def test_it_fits_nothing_on_too_little_data(steady_clinic):
@@ -108,7 +108,7 @@ def test_only_a_warning_or_an_alert_is_a_flag(cohort):
 
 def test_a_case_flag_counts_for_each_member(steady_clinic):
     history, _ = steady_clinic
-    alone = calibrate_strictness(history[:800], EngineSettings(), courses=200)
-    together = calibrate_strictness(history[:800], EngineSettings(), courses=200, case_sizes=[2, 3])
+    alone = calibrate_strictness(history[:400], EngineSettings(), courses=150)
+    together = calibrate_strictness(history[:400], EngineSettings(), courses=150, case_sizes=[2, 3])
     # a couple or a family is flagged when any member is: it takes a stricter engine
     assert together.strictness > alone.strictness
