@@ -21,6 +21,7 @@ rate of missed checks); a reference row shows it with the built-in defaults.
 from __future__ import annotations
 
 import argparse
+import csv
 import io
 import statistics
 import sys
@@ -28,7 +29,10 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from measures.engine import (  # noqa: E402
     KIND_SPLIT_ALLIANCE,
@@ -36,12 +40,14 @@ from measures.engine import (  # noqa: E402
     Observation,
     compute_case,
 )
+from measures.engine.budget import at_strictness  # noqa: E402
 from measures.engine.calibration import apply_calibration, compute_calibration  # noqa: E402
 from measures.engine.replay import read_replay, run_replay  # noqa: E402
 from measures.simulation import (  # noqa: E402
     OUTCOME_COMPLETED,
     OUTCOME_DROPOUT,
     PATTERN_STABLE_HIGH,
+    GroundTruth,
     SimulatedCase,
     simulate_case,
     simulate_cohort,
@@ -67,6 +73,8 @@ class Row:
     raised: list[int]  # sessions of warning/alert findings raised for this participant
     case_id: str = ""
     split_severities: list[str] = field(default_factory=list)  # the case's split findings
+    alerts: int = 0  # alert findings raised for this participant
+    attended: int = 0  # sessions attended
 
 
 @dataclass(slots=True)
@@ -112,6 +120,12 @@ def collect(cases: list[SimulatedCase], settings: EngineSettings) -> list[Row]:
                     split_severities=[
                         f.severity for f in result.findings if f.kind == KIND_SPLIT_ALLIANCE
                     ],
+                    alerts=sum(
+                        1
+                        for f in result.findings
+                        if f.participant_id == pid and f.severity == "alert"
+                    ),
+                    attended=sum(1 for o in observations if o.attended),
                 )
             )
     return rows
@@ -329,8 +343,6 @@ def bench_speed(seed: int, settings: EngineSettings) -> None:
         f"calibrate + engine + write {end - parse_done:.2f} s)"
     )
 
-    import numpy as np
-
     rng = np.random.default_rng(seed)
     typical = [simulate_case(PATTERN_STABLE_HIGH, rng, 15, f"t{i}") for i in range(50)]
     timings = []
@@ -345,13 +357,293 @@ def bench_speed(seed: int, settings: EngineSettings) -> None:
     )
 
 
+# ---- curves: every generator and scenario, at several false-flag rates (issue 10.3) -----------
+
+RATES = (0.02, 0.05, 0.08, 0.10, 0.15)
+# Strictness grid for the engine, from least to most sensitive (at_strictness clips to 0.4–3).
+STRICTNESS_GRID = tuple(round(float(x), 3) for x in np.geomspace(3.0, 0.4, 31))
+GENERATORS = ("sim", "robust", "third")
+
+
+@dataclass(slots=True)
+class Cohort:
+    """One scenario's cohort, parsed as replay parses it, and calibrated from itself."""
+
+    generator: str
+    scenario: str
+    cases: list[SimulatedCase]
+    settings: EngineSettings  # the defaults with the cohort's own calibration
+    external: list[str] = field(default_factory=list)  # external dropouts (not scored)
+
+
+@dataclass(slots=True)
+class Curve:
+    """One method's (dropouts flagged, ≥ 1 ahead, achieved false-flag rate) at each target rate."""
+
+    name: str
+    points: list[tuple[float, float, float, str]]  # caught, ahead, false flags, setting
+
+
+def _calibrated(cases: list[SimulatedCase], defaults: EngineSettings) -> EngineSettings:
+    calibration = compute_calibration(obs for c in cases for obs in c.participants.values())
+    return apply_calibration(defaults, calibration)
+
+
+def cohort_from_records(generator: str, scenario: str, records, defaults: EngineSettings) -> Cohort:
+    """Records (bench/robustness.py or bench/third_generator.py) through a replay CSV in memory,
+    read as ``manage.py replay`` reads it, into cases with their ground truth."""
+    columns = list(records[0].rows[0])
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
+    writer.writeheader()
+    for record in records:
+        writer.writerows(record.rows)
+    parsed = read_replay(io.StringIO(buffer.getvalue()), defaults)
+    truth = {r.client_id: r for r in records}
+    cases = []
+    for case_id, participants in parsed.items():
+        first = truth[next(iter(participants))]
+        case = SimulatedCase(case_id=case_id, pattern=first.mechanism, participants=participants)
+        for pid in participants:
+            t = truth[pid].truth
+            case.truth[pid] = GroundTruth(t.outcome, t.is_rupture_free, t.decline_start, t.last_attended)
+        cases.append(case)
+    external = [r.client_id for r in records if r.truth.outcome == "external_dropout"]
+    return Cohort(generator, scenario, cases, _calibrated(cases, defaults), external)
+
+
+def cohorts(generators: list[str], participants: int, seed: int) -> list[Cohort]:
+    """The cohorts of the chosen generators, scenario by scenario, with each one's usual seed."""
+    defaults = EngineSettings()
+    out = []
+    if "sim" in generators:
+        cases = simulate_cohort(participants, seed)
+        out.append(Cohort("sim", "simulator", cases, _calibrated(cases, defaults)))
+    if "robust" in generators:
+        import robustness
+
+        for index, sc in enumerate(robustness.SCENARIOS):
+            n = min(participants, 60) if sc.name == "small-file" else participants
+            records = robustness.generate(sc, n, 7 + index)
+            out.append(cohort_from_records("robust", sc.name, records, defaults))
+    if "third" in generators:
+        import third_generator
+
+        for index, sc in enumerate(third_generator.SCENARIOS):
+            records = third_generator.generate(sc, participants, 3 + index)
+            out.append(cohort_from_records("third", sc.name, records, defaults))
+    return out
+
+
+class EngineRuns:
+    """The engine over one cohort at any strictness, each run computed once."""
+
+    def __init__(self, cohort: Cohort) -> None:
+        self.cohort = cohort
+        self.rows: dict[float, list[Row]] = {}
+        self.rates: dict[float, float] = {}
+        # only cases holding a rupture-free completer decide the false-flag rate
+        self.clean_cases = [
+            (c, sum(1 for t in c.truth.values() if t.outcome == OUTCOME_COMPLETED and t.is_rupture_free))
+            for c in cohort.cases
+        ]
+        self.clean_cases = [(c, k) for c, k in self.clean_cases if k]
+        self.n_clean = sum(k for _c, k in self.clean_cases)
+
+    def settings(self, strictness: float) -> EngineSettings:
+        return at_strictness(self.cohort.settings, strictness)
+
+    def false_flags(self, strictness: float) -> float:
+        if strictness not in self.rates:
+            if strictness in self.rows:
+                rows = self.rows[strictness]
+                clean = [r for r in rows if r.outcome == OUTCOME_COMPLETED and r.is_rupture_free]
+                self.rates[strictness] = sum(1 for r in clean if r.engine_flags) / max(1, len(clean))
+            else:
+                settings = self.settings(strictness)
+                flagged = sum(
+                    k
+                    for c, k in self.clean_cases
+                    if any(f.severity in FLAG_SEVERITIES for f in compute_case(c.participants, settings).findings)
+                )
+                self.rates[strictness] = flagged / max(1, self.n_clean)
+        return self.rates[strictness]
+
+    def at(self, strictness: float) -> list[Row]:
+        if strictness not in self.rows:
+            self.rows[strictness] = collect(self.cohort.cases, self.settings(strictness))
+        return self.rows[strictness]
+
+    def tuned(self, target: float) -> float:
+        """The most sensitive strictness on the grid whose false-flag rate stays within
+        ``target`` (the least sensitive one if none does), as tune() does for the baselines."""
+        best = STRICTNESS_GRID[0]
+        for s in STRICTNESS_GRID:
+            if self.false_flags(s) <= target:
+                best = s
+            else:
+                break
+        return best
+
+
+def _engine_score(rows: list[Row]) -> Scores:
+    return score("engine", rows, lambda r: r.engine_flags, lambda r: r.raised)
+
+
+def curves(runs: EngineRuns) -> list[Curve]:
+    """The engine and both baselines, each tuned to every rate of RATES."""
+    engine = Curve("engine", [])
+    for target in RATES:
+        s = runs.tuned(target)
+        sc = _engine_score(runs.at(s))
+        engine.points.append((sc.caught, sc.ahead, sc.false_flags, f"s={s:g}"))
+    rows = runs.at(STRICTNESS_GRID[0])  # the baselines read only the checks
+    scale_max = runs.cohort.settings.scale_max
+    cutoffs = sorted(round(scale_max - 0.05 * i, 2) for i in range(201))
+    drops = [round(0.05 * i, 2) for i in range(200, 0, -1)]
+    cut, drop = Curve("(a) total < c", []), Curve("(b) drop ≥ d", [])
+    for target in RATES:
+        value, _ = tune(rows, below_cutoff, cutoffs, target)
+        sc = score("", rows, *below_cutoff(value))
+        cut.points.append((sc.caught, sc.ahead, sc.false_flags, f"c={value:g}"))
+        value, _ = tune(rows, drop_since_last, drops, target)
+        sc = score("", rows, *drop_since_last(value))
+        drop.points.append((sc.caught, sc.ahead, sc.false_flags, f"d={value:g}"))
+    return [engine, cut, drop]
+
+
+@dataclass(slots=True)
+class AtBudget:
+    """The engine at its default budget: the strictness, and what it achieves."""
+
+    strictness: float
+    how: str
+    scores: Scores
+    alerts_per_100: float
+
+
+def default_budget(runs: EngineRuns, budget: float) -> AtBudget:
+    """The engine at its default budget, calibrated from the cohort's own series as replay does;
+    at strictness 1 (the built-in bar) when the budget calibration is not available."""
+    strictness, how = 1.0, "strictness 1 (no budget calibration)"
+    try:
+        from measures.engine.budget import calibrate_strictness
+    except ImportError:
+        calibrate_strictness = None
+    if calibrate_strictness is not None:
+        series = [obs for c in runs.cohort.cases for obs in c.participants.values()]
+        fit = calibrate_strictness(series, runs.cohort.settings, budget)
+        if fit is not None:
+            strictness, how = fit.strictness, f"calibrated s={fit.strictness:.3g} (null model {fit.achieved:.1%})"
+    rows = runs.at(strictness)
+    alerts = sum(r.alerts for r in rows)
+    attended = sum(r.attended for r in rows)
+    return AtBudget(strictness, how, _engine_score(rows), 100.0 * alerts / max(1, attended))
+
+
+def _cell(point: tuple[float, float, float, str]) -> str:
+    caught, ahead, false_flags, _setting = point
+    return f"{caught:>4.0%} {ahead:>4.0%} ({false_flags:>4.1%})"
+
+
+def print_curves(runs: EngineRuns, lines: list[Curve], at_budget: AtBudget) -> None:
+    c = runs.cohort
+    rows = runs.at(at_budget.strictness)
+    dropouts = sum(1 for r in rows if r.outcome == OUTCOME_DROPOUT)
+    print(
+        f"== {c.generator} / {c.scenario}: {len(rows)} clients in {len(c.cases)} cases, "
+        f"{sum(r.sessions for r in rows)} sessions, {dropouts} dropouts, {runs.n_clean} rupture-free completers"
+    )
+    head = "".join(f"{f'at ≤ {t:.0%}':>20}" for t in RATES)
+    print(f"   {'(by last, ≥1 ahead, achieved)':<18}{head}")
+    for line in lines:
+        print(f"   {line.name:<18}" + "".join(f"{_cell(p):>20}" for p in line.points))
+        print(f"   {'':<18}" + "".join(f"{p[3]:>20}" for p in line.points))
+    sc = at_budget.scores
+    print(
+        f"   engine at its default budget ({at_budget.how}): false flags {sc.false_flags:.1%}, "
+        f"dropouts {sc.caught:.1%} by last / {sc.ahead:.1%} ahead, "
+        f"alerts {at_budget.alerts_per_100:.2f} per 100 attended sessions"
+    )
+    if c.external:
+        ext = [r for r in rows if r.outcome == "external_dropout"]
+        flagged = sum(1 for r in ext if any(s <= (r.last_attended or 0) for s in r.engine_flags))
+        print(
+            f"   external dropouts (no alliance sign, not scored) flagged by their last session: "
+            f"{flagged / max(1, len(ext)):.1%} of {len(ext)}"
+        )
+    print()
+
+
+def print_summary(results: list[tuple[EngineRuns, list[Curve], AtBudget]]) -> None:
+    """One line per scenario at 5% and 8%, the default budget, and the mean over scenarios."""
+    print("Summary (dropouts flagged by last / ≥1 ahead; better baseline = more caught by last):")
+    print(
+        f"   {'generator / scenario':<36}{'engine @5%':>12}{'baseline @5%':>14}{'engine @8%':>12}"
+        f"{'baseline @8%':>14}{'default: ff':>13}{'caught':>8}{'ahead':>7}{'alerts/100':>11}"
+    )
+    means: dict[str, list[float]] = {}
+    for runs, lines, at_budget in results:
+        cells = []
+        for index in (RATES.index(0.05), RATES.index(0.08)):
+            engine = lines[0].points[index]
+            base = max((line.points[index] for line in lines[1:]), key=lambda p: p[0])
+            cells += [f"{engine[0]:>5.0%}/{engine[1]:<5.0%}", f"{base[0]:>6.0%}/{base[1]:<6.0%}"]
+            for key, value in ((f"e{index}", engine[0]), (f"ea{index}", engine[1]), (f"b{index}", base[0])):
+                means.setdefault(key, []).append(value)
+        sc = at_budget.scores
+        for key, value in (("ff", sc.false_flags), ("c", sc.caught), ("a", sc.ahead), ("al", at_budget.alerts_per_100)):
+            means.setdefault(key, []).append(value)
+        name = f"{runs.cohort.generator} / {runs.cohort.scenario}"
+        print(
+            f"   {name:<36}{cells[0]:>12}{cells[1]:>14}{cells[2]:>12}{cells[3]:>14}"
+            f"{sc.false_flags:>13.1%}{sc.caught:>8.1%}{sc.ahead:>7.1%}{at_budget.alerts_per_100:>11.2f}"
+        )
+    m = {k: statistics.mean(v) for k, v in means.items()}
+    i5, i8 = RATES.index(0.05), RATES.index(0.08)
+    print(
+        f"   {'mean over scenarios':<36}{m[f'e{i5}']:>5.0%}/{m[f'ea{i5}']:<5.0%}{m[f'b{i5}']:>8.0%}{'':>6}"
+        f"{m[f'e{i8}']:>5.0%}/{m[f'ea{i8}']:<5.0%}{m[f'b{i8}']:>8.0%}{'':>6}"
+        f"{m['ff']:>13.1%}{m['c']:>8.1%}{m['a']:>7.1%}{m['al']:>11.2f}"
+    )
+
+
+def bench_curves(generators: list[str], participants: int, seed: int, budget: float) -> None:
+    results = []
+    for cohort in cohorts(generators, participants, seed):
+        runs = EngineRuns(cohort)
+        lines = curves(runs)
+        at_budget = default_budget(runs, budget)
+        print_curves(runs, lines, at_budget)
+        results.append((runs, lines, at_budget))
+    print_summary(results)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--participants", type=int, default=2000)
     parser.add_argument("--seed", type=int, default=20240611)
     parser.add_argument("--skip-speed", action="store_true")
+    parser.add_argument(
+        "--curves",
+        action="store_true",
+        help="print the curves over every generator and scenario instead of the single-point table",
+    )
+    parser.add_argument(
+        "--generators", default=",".join(GENERATORS), help="for --curves: any of sim,robust,third"
+    )
+    parser.add_argument("--budget", type=float, default=0.08, help="for --curves: the default budget")
     args = parser.parse_args()
     settings = EngineSettings()
+    if args.curves:
+        chosen = [g.strip() for g in args.generators.split(",") if g.strip()]
+        unknown = sorted(set(chosen) - set(GENERATORS))
+        if unknown:
+            parser.error(f"unknown generator(s): {', '.join(unknown)}")
+        started = time.perf_counter()
+        bench_curves(chosen, args.participants, args.seed, args.budget)
+        print(f"\n(curves over {', '.join(chosen)} in {time.perf_counter() - started:.0f} s)")
+        return
     bench_quality(args.participants, args.seed, settings)
     if not args.skip_speed:
         print()
