@@ -12,10 +12,17 @@ not a flag, and a client saying something felt off is never explained away as no
 from __future__ import annotations
 
 import dataclasses
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 
-from .data import EngineSettings
+from .contract import SEVERITY_ALERT, SEVERITY_WARNING
+from .data import CaseResult, EngineSettings, Observation
+from .detection import compute_case
+from .null_model import fit_null_model, simulate_null_courses
 
 STRICTNESS_RANGE = (0.4, 3.0)
+FLAG_SEVERITIES = (SEVERITY_WARNING, SEVERITY_ALERT)
 
 
 def at_strictness(settings: EngineSettings, strictness: float) -> EngineSettings:
@@ -41,4 +48,95 @@ def at_strictness(settings: EngineSettings, strictness: float) -> EngineSettings
         engagement_alpha_ceiling=settings.engagement_alpha_ceiling**s,
         split_large=settings.split_large * s,
         split_very_large=settings.split_very_large * s,
+    )
+
+
+DEFAULT_BUDGET = 0.08
+COURSES = 400
+TOLERANCE = 0.01  # strictness resolution of the search
+
+
+@dataclass(frozen=True)
+class BudgetFit:
+    """The strictness that keeps a budget, and the share of null courses it flags."""
+
+    strictness: float
+    achieved: float
+    budget: float
+    courses: int
+    participants: int
+
+
+def is_flagged(result: CaseResult) -> bool:
+    """True when the case has any warning or alert (a note is not a flag)."""
+    return any(f.severity in FLAG_SEVERITIES for f in result.findings)
+
+
+class _Envelope:
+    """Whether each null course is flagged at a strictness, computed lazily and kept monotone.
+
+    A course flagged at some strictness counts as flagged at every lower one, and one clear at
+    some strictness as clear at every higher one, so each probe computes only the courses not
+    yet decided, and the share is non-increasing in strictness even where the engine, course by
+    course, is not quite monotone (flagged wins a contradiction: the budget is a ceiling).
+    """
+
+    def __init__(self, courses: Sequence[dict[str, list[Observation]]], settings: EngineSettings):
+        self.courses = courses
+        self.settings = settings
+        self.flagged_at = [-math.inf] * len(courses)  # highest strictness seen flagged
+        self.clear_at = [math.inf] * len(courses)  # lowest strictness seen clear
+
+    def share(self, strictness: float) -> float:
+        settings = at_strictness(self.settings, strictness)
+        flagged = 0
+        for i, course in enumerate(self.courses):
+            if self.flagged_at[i] >= strictness:
+                flagged += 1
+            elif self.clear_at[i] > strictness:
+                if is_flagged(compute_case(course, settings)):
+                    self.flagged_at[i] = strictness
+                    flagged += 1
+                else:
+                    self.clear_at[i] = strictness
+        return flagged / len(self.courses)
+
+
+def calibrate_strictness(
+    series_list: Iterable[Sequence[Observation]],
+    settings: EngineSettings,
+    budget: float = DEFAULT_BUDGET,
+    *,
+    courses: int = COURSES,
+    seed: int = 0,
+) -> BudgetFit | None:
+    """The smallest strictness (within STRICTNESS_RANGE) at which at most ``budget`` of
+    ``courses`` steady courses simulated from the clinic's null model are ever flagged.
+
+    ``settings`` should already carry the clinic's reliability and spread (apply_calibration):
+    the search moves only the strictness. Deterministic for a seed. Returns None when the null
+    model cannot be fitted (too few clients), so that the caller keeps ``settings``. When even the
+    strictest setting flags more than the budget, the fit says so: strictness is the top of the
+    range and achieved exceeds budget.
+    """
+    model = fit_null_model(series_list, settings)
+    if model is None:
+        return None
+    envelope = _Envelope(simulate_null_courses(model, courses, seed), settings)
+    low, high = STRICTNESS_RANGE
+    if envelope.share(low) <= budget:
+        high = low
+    elif envelope.share(high) <= budget:
+        while high - low > TOLERANCE:  # share(low) > budget >= share(high)
+            middle = (low + high) / 2.0
+            if envelope.share(middle) <= budget:
+                high = middle
+            else:
+                low = middle
+    return BudgetFit(
+        strictness=round(high, 3),
+        achieved=round(envelope.share(high), 4),
+        budget=budget,
+        courses=courses,
+        participants=model.participants,
     )
