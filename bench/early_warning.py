@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import csv
 import io
+import math
 import statistics
 import sys
 import time
@@ -361,7 +362,7 @@ def bench_speed(seed: int, settings: EngineSettings) -> None:
 
 RATES = (0.02, 0.05, 0.08, 0.10, 0.15)
 # Strictness grid for the engine, from least to most sensitive (at_strictness clips to 0.4–3).
-STRICTNESS_GRID = tuple(round(float(x), 3) for x in np.geomspace(3.0, 0.4, 31))
+STRICTNESS_GRID = tuple(round(float(x), 3) for x in np.geomspace(3.0, 0.4, 41))
 GENERATORS = ("sim", "robust", "third")
 
 
@@ -449,24 +450,30 @@ class EngineRuns:
         ]
         self.clean_cases = [(c, k) for c, k in self.clean_cases if k]
         self.n_clean = sum(k for _c, k in self.clean_cases)
+        self.flagged_at = [-math.inf] * len(self.clean_cases)  # highest strictness seen flagged
+        self.clear_at = [math.inf] * len(self.clean_cases)  # lowest strictness seen clear
 
     def settings(self, strictness: float) -> EngineSettings:
         return at_strictness(self.cohort.settings, strictness)
 
     def false_flags(self, strictness: float) -> float:
+        """Share of rupture-free completers whose case is flagged at ``strictness``, kept
+        monotone as the budget's own search keeps it (a case flagged at some strictness counts
+        as flagged at every lower one, one clear as clear at every higher one), so that each
+        probe computes only the cases not yet decided."""
         if strictness not in self.rates:
-            if strictness in self.rows:
-                rows = self.rows[strictness]
-                clean = [r for r in rows if r.outcome == OUTCOME_COMPLETED and r.is_rupture_free]
-                self.rates[strictness] = sum(1 for r in clean if r.engine_flags) / max(1, len(clean))
-            else:
-                settings = self.settings(strictness)
-                flagged = sum(
-                    k
-                    for c, k in self.clean_cases
-                    if any(f.severity in FLAG_SEVERITIES for f in compute_case(c.participants, settings).findings)
-                )
-                self.rates[strictness] = flagged / max(1, self.n_clean)
+            settings = self.settings(strictness)
+            flagged = 0
+            for i, (case, k) in enumerate(self.clean_cases):
+                if self.flagged_at[i] >= strictness:
+                    flagged += k
+                elif self.clear_at[i] > strictness:
+                    if any(f.severity in FLAG_SEVERITIES for f in compute_case(case.participants, settings).findings):
+                        self.flagged_at[i] = strictness
+                        flagged += k
+                    else:
+                        self.clear_at[i] = strictness
+            self.rates[strictness] = flagged / max(1, self.n_clean)
         return self.rates[strictness]
 
     def at(self, strictness: float) -> list[Row]:
@@ -476,18 +483,37 @@ class EngineRuns:
 
     def tuned(self, target: float) -> float:
         """The most sensitive strictness on the grid whose false-flag rate stays within
-        ``target`` (the least sensitive one if none does), as tune() does for the baselines."""
-        best = STRICTNESS_GRID[0]
-        for s in STRICTNESS_GRID:
-            if self.false_flags(s) <= target:
-                best = s
+        ``target`` (the least sensitive one if none does), as tune() does for the baselines;
+        found by bisection, the rate being non-increasing in strictness."""
+        grid = sorted(STRICTNESS_GRID)
+        low, high = 0, len(grid) - 1
+        if self.false_flags(grid[high]) > target:
+            return grid[high]
+        while low < high:
+            middle = (low + high) // 2
+            if self.false_flags(grid[middle]) <= target:
+                high = middle
             else:
-                break
-        return best
+                low = middle + 1
+        return grid[low]
 
 
 def _engine_score(rows: list[Row]) -> Scores:
     return score("engine", rows, lambda r: r.engine_flags, lambda r: r.raised)
+
+
+def _largest_fall(checks: list[tuple[int, float]]) -> float:
+    return max((a - b for (_s, a), (_t, b) in zip(checks, checks[1:], strict=False)), default=-math.inf)
+
+
+def _most_sensitive(candidates, target: float, rate) -> float:
+    """tune()'s choice: walking from least to most sensitive, the last candidate within target."""
+    best = candidates[0]
+    for value in candidates:
+        if rate(value) > target:
+            break
+        best = value
+    return best
 
 
 def curves(runs: EngineRuns) -> list[Curve]:
@@ -497,16 +523,21 @@ def curves(runs: EngineRuns) -> list[Curve]:
         s = runs.tuned(target)
         sc = _engine_score(runs.at(s))
         engine.points.append((sc.caught, sc.ahead, sc.false_flags, f"s={s:g}"))
-    rows = runs.at(STRICTNESS_GRID[0])  # the baselines read only the checks
+    rows = next(iter(runs.rows.values()))  # the baselines read only the checks: any run will do
+    clean = [r for r in rows if r.outcome == OUTCOME_COMPLETED and r.is_rupture_free]
     scale_max = runs.cohort.settings.scale_max
+    # what tune() finds, without re-running each rule: a case fires below cutoff c when its lowest
+    # total is under c, and on drops of d when its largest fall between checks reaches d
+    lowest = [min((t for checks in r.case_checks for _s, t in checks), default=math.inf) for r in clean]
+    largest = [max((_largest_fall(checks) for checks in r.case_checks), default=-math.inf) for r in clean]
     cutoffs = sorted(round(scale_max - 0.05 * i, 2) for i in range(201))
     drops = [round(0.05 * i, 2) for i in range(200, 0, -1)]
     cut, drop = Curve("(a) total < c", []), Curve("(b) drop ≥ d", [])
     for target in RATES:
-        value, _ = tune(rows, below_cutoff, cutoffs, target)
+        value = _most_sensitive(cutoffs, target, lambda c: sum(1 for x in lowest if x < c - 1e-9) / max(1, len(clean)))
         sc = score("", rows, *below_cutoff(value))
         cut.points.append((sc.caught, sc.ahead, sc.false_flags, f"c={value:g}"))
-        value, _ = tune(rows, drop_since_last, drops, target)
+        value = _most_sensitive(drops, target, lambda d: sum(1 for x in largest if x >= d - 1e-9) / max(1, len(clean)))
         sc = score("", rows, *drop_since_last(value))
         drop.points.append((sc.caught, sc.ahead, sc.false_flags, f"d={value:g}"))
     return [engine, cut, drop]

@@ -164,12 +164,13 @@ def _style(rng: np.random.Generator, sc: Scenario) -> _Style:
     )
 
 
-def _items(rng: np.random.Generator, style: _Style, latent: float, sd: float) -> np.ndarray:
-    """Three 1–7 answers: the latent (0–10) against the client's own thresholds."""
+def _items(rng: np.random.Generator, style: _Style, latent: np.ndarray, sd: float) -> np.ndarray:
+    """Three 1–7 answers per subscale (3 × ITEMS): each latent (0–10) against the client's own
+    thresholds."""
     base = 10.0 * (np.arange(1, 7) - 0.5) / 6.0  # boundaries between 1|2 … 6|7
     thresholds = 5.0 + (base - 5.0) * style.stretch - style.acquiescence
-    pulls = latent + rng.normal(0.0, sd, size=ITEMS)
-    return 1 + (pulls[:, None] > thresholds[None, :]).sum(axis=1)
+    pulls = latent[:, None] + rng.normal(0.0, sd, size=(3, ITEMS))
+    return 1 + (pulls[:, :, None] > thresholds[None, None, :]).sum(axis=2)
 
 
 def _dates(rng: np.random.Generator, sc: Scenario, n: int) -> tuple[list[datetime.date], list[int]]:
@@ -187,13 +188,13 @@ def _dates(rng: np.random.Generator, sc: Scenario, n: int) -> tuple[list[datetim
 
 def _deviations(rng: np.random.Generator, sc: Scenario, steps: list[int]) -> np.ndarray:
     """Day-to-day deviation with gap-dependent carry-over and heavy-tailed innovations."""
+    shocks = rng.standard_t(4, size=len(steps)) * sc.deviation_sd / math.sqrt(2.0)  # var t(4) = 2
     out = np.empty(len(steps))
-    scale = sc.deviation_sd / math.sqrt(2.0)  # a t(4) variate has variance 2
-    value = float(rng.standard_t(4)) * scale
+    value = float(shocks[0])
     for i, gap in enumerate(steps):
         if i:
             rho = CARRY ** (gap / 7.0)
-            value = rho * value + math.sqrt(1 - rho * rho) * float(rng.standard_t(4)) * scale
+            value = rho * value + math.sqrt(1 - rho * rho) * float(shocks[i])
         out[i] = value
     return out
 
@@ -286,12 +287,13 @@ def _member_rows(
         latent = style.level + growth + style.offsets + plan.shift[i] + deviations[i]
         bad_day = max(0.0, -deviations[i]) * 0.12  # a bad day is likelier skipped
         if attended[i] and rng.random() >= min(0.95, style.skip + plan.skip[i] + bad_day):
-            items = [_items(rng, style, float(latent[k]), sc.item_sd) for k in range(3)]
+            items = _items(rng, style, latent, sc.item_sd)
             if previous is not None:
-                items = [p if rng.random() < style.copy else it for it, p in zip(items, previous, strict=True)]
+                copied = rng.random(3) < style.copy  # lazy answering: last session's, as given
+                items[copied] = previous[copied]
             previous = items
-            for name, answers in zip(SUBSCALES, items, strict=True):
-                row[name] = f"{round((answers.mean() - 1) / 6 * 10, 2):g}"
+            for name, total in zip(SUBSCALES, items.sum(axis=1).tolist(), strict=True):
+                row[name] = f"{round((total / ITEMS - 1) / 6 * 10, 2):g}"
             if rng.random() < style.answers_rupture or plan.rupture[i] is not None:
                 row["rupture"] = str(plan.rupture[i] or 0)
                 if plan.rupture[i]:
