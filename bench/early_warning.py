@@ -1,7 +1,18 @@
 """Early-warning benchmark: the engine against two simple baselines on a simulated cohort.
 
 Run: .venv/bin/python bench/early_warning.py [--participants 2000] [--seed 20240611]
+     .venv/bin/python bench/early_warning.py --curves [--generators sim,robust,third] [--participants 1500]
 No Django needed. Prints figures; never passes or fails on them (DESIGN.md, bench/).
+
+--curves (issue 10.3) scores the engine on the three yardsticks: this simulator (one scenario),
+bench/robustness.py's nine scenarios and bench/third_generator.py's four, each cohort read through
+an in-memory replay file and calibrated from itself as ``manage.py replay`` does. For each it
+prints the share of dropouts flagged (by the last session, ≥ 1 session ahead) at false-flag rates
+of 2, 5, 8, 10 and 15%: the engine at the most sensitive strictness on a grid (at_strictness)
+whose rate stays within the target, each baseline at its most sensitive threshold within it
+(as tune() picks); then the engine at its default budget (calibrate_strictness on the cohort's
+own series), with its achieved false-flag rate and alerts per 100 attended sessions, what the
+dropouts' truth gives to be seen, and a summary over scenarios.
 
 Definitions (per participant; the dashboard ranks cases, so any warning or alert finding in a
 couple's or family's case counts for every member, for the engine and the baselines alike):
@@ -572,9 +583,50 @@ def default_budget(runs: EngineRuns, budget: float) -> AtBudget:
     return AtBudget(strictness, how, _engine_score(rows), 100.0 * alerts / max(1, attended))
 
 
-def _cell(point: tuple[float, float, float, str]) -> str:
+def _cell(point: tuple[float, float, float, str], target: float) -> str:
     caught, ahead, false_flags, _setting = point
-    return f"{caught:>4.0%} {ahead:>4.0%} ({false_flags:>4.1%})"
+    over = "!" if false_flags > target + 1e-9 else " "
+    return f"{caught:>4.0%} {ahead:>4.0%} ({false_flags:>4.1%}){over}"
+
+
+def _is_visible(observations: list[Observation], start: int, last: int, size: float = 1.0) -> bool:
+    """True when some answered check from ``start`` to ``last`` lies ``size`` or more below the
+    mean of the checks before ``start`` on some score (the total or a subscale)."""
+    before = [o for o in observations if o.total is not None and o.session_number < start]
+    window = [o for o in observations if o.total is not None and start <= o.session_number <= last]
+    if not before or not window:
+        return False
+    for name in ("total", "goals", "tasks", "bond"):
+        usual = statistics.mean(getattr(o, name) for o in before)
+        if any(getattr(o, name) <= usual - size for o in window):
+            return True
+    return False
+
+
+def print_truth(runs: EngineRuns, rows: list[Row]) -> None:
+    """What the scenario's dropouts give to be seen, and what the engine catches of each kind."""
+    members = {pid: obs for c in runs.cohort.cases for pid, obs in c.participants.items()}
+    by_row = [(r, members[pid]) for r, pid in zip(rows, members, strict=True)]
+    dropouts = [(r, obs) for r, obs in by_row if r.outcome == OUTCOME_DROPOUT and r.last_attended]
+    if not dropouts:
+        return
+    checked = sum(
+        1 for r, obs in dropouts
+        if any(o.total is not None and (r.decline_start or 1) <= o.session_number <= r.last_attended for o in obs)
+    )
+    visible = sum(1 for r, obs in dropouts if _is_visible(obs, r.decline_start or 1, r.last_attended))
+    kinds: dict[str, list[bool]] = {}
+    for r, _obs in dropouts:
+        window = [f for f in r.engine_flags if (r.decline_start or 1) <= f <= r.last_attended]
+        kinds.setdefault(r.pattern, []).append(bool(window))
+    print(
+        f"   dropouts' truth: {checked / len(dropouts):.0%} answered a check from the decline's onset to their "
+        f"last session, {visible / len(dropouts):.0%} one ≥ 1 point below their earlier mean on some score"
+    )
+    print(
+        "   caught at the default budget, by kind: "
+        + ", ".join(f"{k} {statistics.mean(v):.0%} of {len(v)}" for k, v in sorted(kinds.items()))
+    )
 
 
 def print_curves(runs: EngineRuns, lines: list[Curve], at_budget: AtBudget) -> None:
@@ -588,8 +640,10 @@ def print_curves(runs: EngineRuns, lines: list[Curve], at_budget: AtBudget) -> N
     head = "".join(f"{f'at ≤ {t:.0%}':>20}" for t in RATES)
     print(f"   {'(by last, ≥1 ahead, achieved)':<18}{head}")
     for line in lines:
-        print(f"   {line.name:<18}" + "".join(f"{_cell(p):>20}" for p in line.points))
-        print(f"   {'':<18}" + "".join(f"{p[3]:>20}" for p in line.points))
+        print(f"   {line.name:<18}" + "".join(f"{_cell(p, t):>20}" for p, t in zip(line.points, RATES, strict=True)))
+        print(f"   {'':<18}" + "".join(f"{p[3] + ' ':>20}" for p in line.points))
+    if any(p[2] > t + 1e-9 for p, t in zip(lines[0].points, RATES, strict=True)):
+        print(f"   ! above the rate even at the strictest setting (s={max(STRICTNESS_GRID):g})")
     sc = at_budget.scores
     print(
         f"   engine at its default budget ({at_budget.how}): false flags {sc.false_flags:.1%}, "
@@ -603,39 +657,48 @@ def print_curves(runs: EngineRuns, lines: list[Curve], at_budget: AtBudget) -> N
             f"   external dropouts (no alliance sign, not scored) flagged by their last session: "
             f"{flagged / max(1, len(ext)):.1%} of {len(ext)}"
         )
+    print_truth(runs, rows)
     print()
+
+
+def _pair(caught: float, ahead: float, over: bool = False) -> str:
+    return f"{caught:.0%}/{ahead:.0%}{'!' if over else ' '}"
 
 
 def print_summary(results: list[tuple[EngineRuns, list[Curve], AtBudget]]) -> None:
     """One line per scenario at 5% and 8%, the default budget, and the mean over scenarios."""
-    print("Summary (dropouts flagged by last / ≥1 ahead; better baseline = more caught by last):")
     print(
-        f"   {'generator / scenario':<36}{'engine @5%':>12}{'baseline @5%':>14}{'engine @8%':>12}"
-        f"{'baseline @8%':>14}{'default: ff':>13}{'caught':>8}{'ahead':>7}{'alerts/100':>11}"
+        "Summary: dropouts flagged by last / ≥1 ahead at false-flag rates of 5% and 8% (the better "
+        "baseline: more caught by last; ! above the rate even at s=3), and the engine at its default budget"
     )
-    means: dict[str, list[float]] = {}
+    title = (
+        f"   {'generator / scenario':<34}{'engine 5%':>11}{'base 5%':>11}{'engine 8%':>11}{'base 8%':>11}"
+        f"{'budget s':>10}{'false fl.':>10}{'caught':>8}{'ahead':>7}{'alerts/100':>11}"
+    )
+    print(title)
+    print("   " + "-" * (len(title) - 3))
+    table: list[list[float]] = []
     for runs, lines, at_budget in results:
-        cells = []
-        for index in (RATES.index(0.05), RATES.index(0.08)):
+        values, cells = [], []
+        for target in (0.05, 0.08):
+            index = RATES.index(target)
             engine = lines[0].points[index]
             base = max((line.points[index] for line in lines[1:]), key=lambda p: p[0])
-            cells += [f"{engine[0]:>5.0%}/{engine[1]:<5.0%}", f"{base[0]:>6.0%}/{base[1]:<6.0%}"]
-            for key, value in ((f"e{index}", engine[0]), (f"ea{index}", engine[1]), (f"b{index}", base[0])):
-                means.setdefault(key, []).append(value)
+            cells += [_pair(engine[0], engine[1], engine[2] > target + 1e-9), _pair(base[0], base[1])]
+            values += [engine[0], engine[1], base[0], base[1]]
         sc = at_budget.scores
-        for key, value in (("ff", sc.false_flags), ("c", sc.caught), ("a", sc.ahead), ("al", at_budget.alerts_per_100)):
-            means.setdefault(key, []).append(value)
+        values += [at_budget.strictness, sc.false_flags, sc.caught, sc.ahead, at_budget.alerts_per_100]
+        table.append(values)
         name = f"{runs.cohort.generator} / {runs.cohort.scenario}"
         print(
-            f"   {name:<36}{cells[0]:>12}{cells[1]:>14}{cells[2]:>12}{cells[3]:>14}"
-            f"{sc.false_flags:>13.1%}{sc.caught:>8.1%}{sc.ahead:>7.1%}{at_budget.alerts_per_100:>11.2f}"
+            f"   {name:<34}" + "".join(f"{c:>11}" for c in cells) + f"{at_budget.strictness:>10.2f}"
+            f"{sc.false_flags:>10.1%}{sc.caught:>8.1%}{sc.ahead:>7.1%}{at_budget.alerts_per_100:>11.2f}"
         )
-    m = {k: statistics.mean(v) for k, v in means.items()}
-    i5, i8 = RATES.index(0.05), RATES.index(0.08)
+    m = [statistics.mean(column) for column in zip(*table, strict=True)]
+    cells = [_pair(m[0], m[1]), _pair(m[2], m[3]), _pair(m[4], m[5]), _pair(m[6], m[7])]
     print(
-        f"   {'mean over scenarios':<36}{m[f'e{i5}']:>5.0%}/{m[f'ea{i5}']:<5.0%}{m[f'b{i5}']:>8.0%}{'':>6}"
-        f"{m[f'e{i8}']:>5.0%}/{m[f'ea{i8}']:<5.0%}{m[f'b{i8}']:>8.0%}{'':>6}"
-        f"{m['ff']:>13.1%}{m['c']:>8.1%}{m['a']:>7.1%}{m['al']:>11.2f}"
+        f"   {'mean over scenarios':<34}" + "".join(f"{c:>11}" for c in cells) + f"{'':>10}"
+        f"{m[9]:>10.1%}{m[10]:>8.1%}{m[11]:>7.1%}{m[12]:>11.2f}"
     )
 
 
@@ -652,8 +715,8 @@ def bench_curves(generators: list[str], participants: int, seed: int, budget: fl
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--participants", type=int, default=2000)
-    parser.add_argument("--seed", type=int, default=20240611)
+    parser.add_argument("--participants", type=int, help="per scenario; default 2000, or 1500 with --curves")
+    parser.add_argument("--seed", type=int, default=20240611, help="the simulator's seed")
     parser.add_argument("--skip-speed", action="store_true")
     parser.add_argument(
         "--curves",
@@ -672,10 +735,10 @@ def main() -> None:
         if unknown:
             parser.error(f"unknown generator(s): {', '.join(unknown)}")
         started = time.perf_counter()
-        bench_curves(chosen, args.participants, args.seed, args.budget)
+        bench_curves(chosen, args.participants or 1500, args.seed, args.budget)
         print(f"\n(curves over {', '.join(chosen)} in {time.perf_counter() - started:.0f} s)")
         return
-    bench_quality(args.participants, args.seed, settings)
+    bench_quality(args.participants or 2000, args.seed, settings)
     if not args.skip_speed:
         print()
         bench_speed(args.seed, settings)
