@@ -1,6 +1,6 @@
 """Robustness benchmark: the engine on cohorts from an independent generator, scenario by scenario.
 
-Run: .venv/bin/python bench/robustness.py [--participants 1500] [--seed 7] [--only NAME]
+Run: .venv/bin/python bench/robustness.py [--participants 1500] [--seed 7] [--only NAME] [--budget 8,5,none]
 No Django needed. Prints figures; never passes or fails on them (DESIGN.md, bench/).
 
 The generator here is written from scratch and deliberately unlike measures/simulation.py, so that
@@ -25,6 +25,10 @@ default options (parse, calibrate from the file, run, write), and the written fl
 scored. Metrics and the two baselines are bench/early_warning.py's own functions (see its
 docstring for the definitions): a flag on any member counts for the whole case ("case"), as the
 dashboard ranks cases; the "client" rows count only flags written for that client_id.
+
+The command keeps a false-flag budget of 8% by default; ``--budget 8,5,none`` replays each scenario
+at each of those budgets ("none" = the command's --no-budget) and ends with a table of the rate of
+rupture-free completers flagged under each, beside the share of dropouts flagged.
 """
 
 from __future__ import annotations
@@ -54,6 +58,7 @@ from early_warning import (  # noqa: E402
 )
 
 from measures.engine import EngineSettings  # noqa: E402
+from measures.engine.budget import DEFAULT_BUDGET, at_strictness, calibrate_strictness  # noqa: E402
 from measures.engine.calibration import apply_calibration, compute_calibration  # noqa: E402
 from measures.engine.contract import REPLAY_COLUMNS, REPLAY_INPUT_COLUMNS, SUBSCALES  # noqa: E402
 from measures.engine.replay import read_replay, run_replay  # noqa: E402
@@ -439,16 +444,22 @@ def write_csv(records: list[Record], path: Path, rupture_column: bool) -> int:
     return count
 
 
-def replay_like_the_command(source: Path, target: Path):
-    """The command's default path: parse with the defaults, calibrate from the file, run."""
+def replay_like_the_command(source: Path, target: Path, budget: float | None = DEFAULT_BUDGET):
+    """The command's path: parse with the defaults, calibrate from the file, keep the false-flag
+    budget (None: --no-budget), run. Returns the cases, the calibration and the BudgetFit."""
     defaults = EngineSettings()
     with source.open(newline="", encoding="utf-8-sig") as stream:
         cases = read_replay(stream, defaults)
     calibration = compute_calibration(obs for parts in cases.values() for obs in parts.values())
     settings = apply_calibration(defaults, calibration)
+    fit = None
+    if budget is not None:
+        fit = calibrate_strictness((obs for parts in cases.values() for obs in parts.values()), settings, budget)
+        if fit is not None:
+            settings = at_strictness(settings, fit.strictness)
     with target.open("w", newline="", encoding="utf-8") as output:
         run_replay(cases, output, settings)
-    return cases, calibration
+    return cases, calibration, fit
 
 
 def _checks(rows: list[dict[str, str]]) -> list[tuple[int, float]]:
@@ -503,7 +514,10 @@ def _flagged_by_last(r: Row) -> bool:
     return any(s <= (r.last_attended or 0) for s in r.engine_flags)
 
 
-def run_scenario(sc: Scenario, participants: int, seed: int, workdir: Path) -> None:
+def run_scenario(
+    sc: Scenario, participants: int, seed: int, workdir: Path, budget: float | None = DEFAULT_BUDGET
+) -> dict:
+    """Replay one scenario's cohort, print its figures, return the summary line's figures."""
     if sc.name == "small-file":
         participants = min(participants, 60)
     records = generate(sc, participants, seed)
@@ -511,7 +525,7 @@ def run_scenario(sc: Scenario, participants: int, seed: int, workdir: Path) -> N
     target = workdir / f"{sc.name}-flags.csv"
     n_rows = write_csv(records, source, sc.rupture_column)
     t0 = time.perf_counter()
-    cases, calibration = replay_like_the_command(source, target)
+    cases, calibration, fit = replay_like_the_command(source, target, budget)
     elapsed = time.perf_counter() - t0
     counts: dict[str, int] = {}
     for record in records:
@@ -529,7 +543,17 @@ def run_scenario(sc: Scenario, participants: int, seed: int, workdir: Path) -> N
             f"   calibrated: reliability {calibration.reliability}, spread {calibration.spread}, "
             f"missed-check rate {calibration.engagement_rate:.0%}"
         )
+    if budget is None:
+        print("   false-flag budget: none (default strictness)")
+    elif fit is None:
+        print(f"   false-flag budget {budget:.0%}: too few clients, default strictness")
+    else:
+        print(
+            f"   false-flag budget {budget:.0%}: strictness {fit.strictness:.2f}, "
+            f"{fit.achieved:.1%} of {fit.courses} simulated steady courses flagged"
+        )
     scale_max = EngineSettings().scale_max
+    summary: dict = {"strictness": fit.strictness if fit else 1.0}
     for per_client in (False, True):
         rows = to_rows(records, target, per_client)
         label = "client" if per_client else "case"
@@ -550,6 +574,7 @@ def run_scenario(sc: Scenario, participants: int, seed: int, workdir: Path) -> N
                 score(f"(b) drop ≥ {drop_value:.2f} (tuned)", rows, *drop_since_last(drop_value)),
             ]
         print_table(results, header=not per_client)
+        summary["client" if per_client else "case"] = engine
         if not per_client:
             case_rows = rows
     by_mechanism = []
@@ -568,6 +593,27 @@ def run_scenario(sc: Scenario, participants: int, seed: int, workdir: Path) -> N
         f"of {n_ext}; V-rupture completers ever flagged: {v_rate:.1%} of {n_v}"
     )
     print()
+    return summary
+
+
+def _budgets(text: str) -> list[float | None]:
+    return [None if part.strip() == "none" else float(part) / 100.0 for part in text.split(",")]
+
+
+def print_budget_table(summaries: dict[str, dict]) -> None:
+    """One line per scenario: rupture-free completers flagged (case, client) and dropouts flagged
+    by their last session, under each budget."""
+    budgets = list(next(iter(summaries.values())))
+    labels = ["none" if b is None else f"B={b:.0%}" for b in budgets]
+    print("== rupture-free completers flagged (case / client) and dropouts flagged by last session (case)")
+    print(f"{'scenario':<26}" + "".join(f"{label + ' (strictness)':>34}" for label in labels))
+    for name, by_budget in summaries.items():
+        cells = []
+        for budget in budgets:
+            s = by_budget[budget]
+            flagged = f"{s['case'].false_flags:>7.1%} /{s['client'].false_flags:>6.1%}"
+            cells.append(f"{flagged}  {s['case'].caught:>6.1%} ({s['strictness']:.2f})")
+        print(f"{name:<26}" + "".join(f"{cell:>34}" for cell in cells))
 
 
 def main() -> None:
@@ -575,12 +621,21 @@ def main() -> None:
     parser.add_argument("--participants", type=int, default=1500)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--only", help="run only the scenario of this name")
+    parser.add_argument(
+        "--budget", default="8", help="false-flag budgets in percent, comma-separated; 'none' = no budget"
+    )
     args = parser.parse_args()
+    budgets = _budgets(args.budget)
+    summaries: dict[str, dict] = {}
     with tempfile.TemporaryDirectory(prefix="robustness-") as tmp:
         for index, sc in enumerate(SCENARIOS):
             if args.only and sc.name != args.only:
                 continue
-            run_scenario(sc, args.participants, args.seed + index, Path(tmp))
+            for budget in budgets:
+                summary = run_scenario(sc, args.participants, args.seed + index, Path(tmp), budget)
+                summaries.setdefault(sc.name, {})[budget] = summary
+    if len(budgets) > 1 and summaries:
+        print_budget_table(summaries)
 
 
 if __name__ == "__main__":

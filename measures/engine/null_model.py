@@ -31,6 +31,11 @@ from .data import EngineSettings, Observation
 MIN_CLIENTS = 30  # as compute_calibration's minimum
 RHO_RANGE = (0.0, 0.9)
 CEILING_CLIENT = 0.2  # clients with more full marks than this tell little about the noise
+DIP_SINGLE = 4.0  # SDs of a steady total below the usual level: a dip, not noise
+DIP_PAIR = 3.2  # ... for the mean of two checks in a row
+SCREENINGS = 2
+NEAR_TOP = 2.0  # noise is read from clients this many SDs below the top
+PRIOR_MAX = 1e6  # a Beta prior this heavy is the clinic's rate for everyone
 LEVEL_CENSORED_MAX = 0.95  # a client always at full marks sits "somewhat" above the top
 # Coarsest first: one answer step per scale range / k (0–10: 1, .5, 5/12, 1/3, .25, .2, 1/6, .1, .05, .01).
 STEP_DIVISIONS = (10, 20, 24, 30, 40, 50, 60, 100, 200, 1000)
@@ -64,7 +69,7 @@ class NullModel:
     gaps: tuple[int, ...]  # days between successive sessions
     step: float | None  # answer granularity, None when continuous
     scale: tuple[float, float]
-    participants: int
+    participants: int  # clients with 3+ checks; ``clients`` holds those without a dip or a slide
 
     @property
     def typical_length(self) -> float:
@@ -90,7 +95,7 @@ def estimate_step(values: Sequence[float], scale: tuple[float, float]) -> float 
     for k in STEP_DIVISIONS:
         step = (high - low) / k
         off = np.abs(data - np.rint(data / step) * step)
-        if np.mean(off <= STEP_TOLERANCE) >= 0.99:
+        if np.mean(off <= min(STEP_TOLERANCE, step / 4)) >= 0.99:
             return step
     return None
 
@@ -109,53 +114,61 @@ def _scores(o: Observation) -> tuple[float, float, float] | None:
     return None
 
 
-@dataclass(slots=True)
-class _Pooled:
-    """What the fit gathers from every qualifying client."""
+@dataclass(frozen=True, slots=True)
+class _Profile:
+    """One qualifying client's checks and attendance, as read from the data."""
 
-    lag1: list[float]
-    lag2: list[float]
-    spread_diffs: list[float]
-    profiles: list[tuple[np.ndarray, int, int, int]]  # scores (k×3), scheduled, no-shows, skips
-    gaps: list[int]
-    ruptures: int = 0
-    checks: int = 0
+    sessions: list[int]  # session numbers of the complete checks
+    scores: np.ndarray  # checks × 3 subscales
+    scheduled: int
+    no_shows: int
+    skips: int
+    ruptures: int  # complete checks with a rupture answer
 
 
-def _gather(series_list: Iterable[Sequence[Observation]], top: float) -> _Pooled:
-    pooled = _Pooled([], [], [], [], [])
-    for observations in series_list:
-        settled = _settled(observations)
-        scored = [(o.session_number, s) for o in settled if (s := _scores(o)) is not None]
-        if len(scored) < MIN_CHECKS:
+def _profile(observations: Sequence[Observation]) -> _Profile | None:
+    settled = _settled(observations)
+    scored = [(o, s) for o in settled if (s := _scores(o)) is not None]
+    if len(scored) < MIN_CHECKS:
+        return None
+    return _Profile(
+        sessions=[o.session_number for o, _ in scored],
+        scores=np.array([s for _, s in scored], dtype=float),
+        scheduled=len(settled),
+        no_shows=sum(1 for o in settled if not o.attended),
+        skips=sum(1 for o in settled if o.attended and _scores(o) is None),
+        ruptures=sum(1 for o, _ in scored if o.rupture is not None),
+    )
+
+
+def _gaps(observations: Sequence[Observation]) -> list[int]:
+    dates = [o.session_date for o in _settled(observations)]
+    return [(b - a).days for a, b in zip(dates, dates[1:], strict=False) if b > a]
+
+
+def _differences(profiles: Sequence[_Profile], top: float) -> tuple[list, list, list]:
+    """Lag-1 and lag-2 (in sessions) differences of totals and lag-1 differences of each
+    subscale's distance from its total, from clients rarely at full marks (the differences of
+    full marks are the scale's, not the client's)."""
+    lag1: list[float] = []
+    lag2: list[float] = []
+    spread_diffs: list[float] = []
+    for p in profiles:
+        totals = p.scores.mean(axis=1)
+        if np.mean(p.scores >= top - 1e-9) > CEILING_CLIENT:
             continue
-        scores = np.array([s for _, s in scored], dtype=float)
-        no_shows = sum(1 for o in settled if not o.attended)
-        skips = sum(1 for o in settled if o.attended and _scores(o) is None)
-        pooled.profiles.append((scores, len(settled), no_shows, skips))
-        pooled.checks += len(scored)
-        pooled.ruptures += sum(1 for o in settled if _scores(o) and o.rupture is not None)
-        dates = [o.session_date for o in settled]
-        pooled.gaps.extend((b - a).days for a, b in zip(dates, dates[1:], strict=False) if b > a)
-        if np.mean(scores >= top - 1e-9) > CEILING_CLIENT:
-            continue  # mostly full marks: differences of zero are the scale's, not the client's
-        _add_differences(pooled, [n for n, _ in scored], scores, top)
-    return pooled
-
-
-def _add_differences(pooled: _Pooled, sessions: list[int], scores: np.ndarray, top: float) -> None:
-    totals = scores.mean(axis=1)
-    spread = scores - totals[:, None]  # each subscale around its total
-    at_top = np.all(scores >= top - 1e-9, axis=1)
-    where = {n: i for i, n in enumerate(sessions)}
-    for i, n in enumerate(sessions):
-        for lag, out in ((1, pooled.lag1), (2, pooled.lag2)):
-            j = where.get(n + lag)
-            if j is not None and not (at_top[i] and at_top[j]):
-                out.append(float(totals[j] - totals[i]))
-        j = where.get(n + 1)
-        if j is not None and not (at_top[i] or at_top[j]):
-            pooled.spread_diffs.extend((spread[j] - spread[i]).tolist())
+        spread = p.scores - totals[:, None]
+        at_top = np.all(p.scores >= top - 1e-9, axis=1)
+        where = {n: i for i, n in enumerate(p.sessions)}
+        for i, n in enumerate(p.sessions):
+            for lag, out in ((1, lag1), (2, lag2)):
+                j = where.get(n + lag)
+                if j is not None and not (at_top[i] and at_top[j]):
+                    out.append(float(totals[j] - totals[i]))
+            j = where.get(n + 1)
+            if j is not None and not (at_top[i] or at_top[j]):
+                spread_diffs.extend((spread[j] - spread[i]).tolist())
+    return lag1, lag2, spread_diffs
 
 
 def _level(values: np.ndarray, top: float, sd: float) -> float:
@@ -167,21 +180,99 @@ def _level(values: np.ndarray, top: float, sd: float) -> float:
     return top + sd * statistics.NormalDist().inv_cdf(min(share, LEVEL_CENSORED_MAX))
 
 
-def _noise(pooled: _Pooled) -> tuple[float, float, float] | None:
-    """(σ_u, σ_e including rounding, ρ) from the pooled differences, None if undetermined."""
-    v1, v2 = _trimmed_variance(pooled.lag1), _trimmed_variance(pooled.lag2)
-    spread = _trimmed_variance(pooled.spread_diffs)
+def _components(lag1, lag2, spread_diffs) -> tuple[float, float, float] | None:
+    """(σ_u, σ_e including rounding, ρ) from pooled differences, None if undetermined."""
+    v1, v2 = _trimmed_variance(lag1), _trimmed_variance(lag2)
+    spread = _trimmed_variance(spread_diffs)
     if v1 is None or spread is None:
         return None
     v1, item_var = v1 / 2.0, spread * 3.0 / 4.0  # Var(Δ(y_s − T)) = 2·(2/3)·σ_e²
-    floor = item_var / 3.0
-    state_part = max(v1 - floor, 1e-6)
+    state_part = max(v1 - item_var / 3.0, 1e-6)
     rho = 0.0
     if v2 is not None:
         rho = (v2 / 2.0 - v1) / state_part  # V2 − V1 = σ_u²(1−ρ)ρ, V1 − σ_e²/3 = σ_u²(1−ρ)
     rho = min(RHO_RANGE[1], max(RHO_RANGE[0], rho))
-    state_sd = math.sqrt(state_part / (1.0 - rho))
-    return state_sd, math.sqrt(item_var), rho
+    return math.sqrt(state_part / (1.0 - rho)), math.sqrt(item_var), rho
+
+
+def _has_dip(profile: _Profile, noise: tuple[float, float, float]) -> bool:
+    """True when the client's totals fall from their first half's median further than steady
+    noise plausibly takes them (one check by DIP_SINGLE SDs or two in a row by DIP_PAIR): a
+    rupture or a slide, which would pass for noise and carry-over."""
+    state_sd, item_sd, _rho = noise
+    sd = math.sqrt(state_sd**2 + item_sd**2 / 3.0)
+    totals = profile.scores.mean(axis=1)
+    level = float(np.median(totals[: max(MIN_CHECKS, (len(totals) + 1) // 2)]))
+    pairs = (totals[:-1] + totals[1:]) / 2.0
+    return bool(np.max(level - totals) > DIP_SINGLE * sd or np.max(level - pairs) > DIP_PAIR * sd)
+
+
+def _steady(profiles: Sequence[_Profile], top: float) -> tuple[list[_Profile], tuple[float, float, float]] | None:
+    """The clients without a dip or a slide, and the noise components read from them (from
+    those whose usual level sits NEAR_TOP SDs below the top when 30 do, where clipping does not
+    shrink the differences). Screened twice: the first noise, from everyone, is too wide."""
+    noise = _components(*_differences(profiles, top))
+    if noise is None:
+        return None
+    steady = list(profiles)
+    for _round in range(SCREENINGS):
+        kept = [p for p in profiles if not _has_dip(p, noise)]
+        if len(kept) < MIN_CLIENTS:
+            break
+        steady = kept
+        bound = top - NEAR_TOP * math.hypot(noise[0], noise[1])
+        calm = [p for p in steady if np.median(p.scores.mean(axis=1)) <= bound]
+        noise = _components(*_differences(calm if len(calm) >= MIN_CLIENTS else steady, top)) or noise
+    return steady, noise
+
+
+def _shrunk_rates(events: Sequence[int], trials: Sequence[int]) -> list[float]:
+    """Each client's rate, shrunk towards the clinic's by a Beta prior whose weight is estimated
+    by moments: a few sessions make an extreme rate by chance, which is not a habit."""
+    n = np.maximum(np.asarray(trials, dtype=float), 1.0)
+    k = np.asarray(events, dtype=float)
+    pooled = float(k.sum() / n.sum())
+    rates = k / n
+    if pooled <= 0.0 or pooled >= 1.0:
+        return rates.tolist()
+    between = float(np.var(rates) - np.mean(pooled * (1.0 - pooled) / n))
+    weight = PRIOR_MAX if between <= 0 else min(PRIOR_MAX, max(1.0, pooled * (1 - pooled) / between - 1))
+    return ((k + weight * pooled) / (n + weight)).tolist()
+
+
+def _levels(profiles: Sequence[_Profile], top: float, noise: tuple[float, float, float]) -> np.ndarray:
+    """Every client's usual level per subscale (clients × 3), each median shrunk towards the
+    clinic's by its reliability: a median of a few noisy checks spreads the clients wider than
+    they are, and a too-wide spread would put too few steady clients near the cutoff."""
+    state_sd, item_sd, rho = noise
+    marginal = math.hypot(state_sd, item_sd)
+    raw = np.array([[_level(p.scores[:, k], top, marginal) for k in range(3)] for p in profiles])
+    # the variance of a mean of k checks with AR(1) states (about), per client
+    error = (state_sd**2 * (1 + rho) / (1 - rho) + item_sd**2) / np.array([len(p.sessions) for p in profiles])
+    plain = raw.max(axis=1) <= top  # censored levels are already a model's, not a median
+    if plain.sum() < MIN_CHECKS:
+        return raw
+    centre = np.median(raw[plain], axis=0)
+    between = np.maximum(raw[plain].var(axis=0) - error[plain].mean(), 1e-6)
+    factor = between[None, :] / (between[None, :] + error[:, None])
+    return np.where(plain[:, None], centre + factor * (raw - centre), raw)
+
+
+def _clients(profiles: Sequence[_Profile], top: float, noise: tuple[float, float, float]) -> tuple[NullClient, ...]:
+    attended = [p.scheduled - p.no_shows for p in profiles]
+    # the last session is attended by construction (_settled), in the data as in the simulation
+    no_show = _shrunk_rates([p.no_shows for p in profiles], [p.scheduled - 1 for p in profiles])
+    skip = _shrunk_rates([p.skips for p in profiles], attended)
+    levels = _levels(profiles, top, noise)
+    return tuple(
+        NullClient(
+            levels=tuple(float(v) for v in levels[i]),
+            no_show_rate=no_show[i],
+            skip_rate=skip[i],
+            length=p.scheduled,
+        )
+        for i, p in enumerate(profiles)
+    )
 
 
 def fit_null_model(series_list: Iterable[Sequence[Observation]], settings: EngineSettings) -> NullModel | None:
@@ -190,43 +281,36 @@ def fit_null_model(series_list: Iterable[Sequence[Observation]], settings: Engin
     Uses participants with at least 3 complete checks; returns None when fewer than 30 qualify or
     the noise cannot be estimated, so that the caller keeps its settings.
     """
-    scale = (settings.scale_min, settings.scale_max)
-    pooled = _gather(series_list, settings.scale_max)
-    if len(pooled.profiles) < MIN_CLIENTS:
+    scale, top = (settings.scale_min, settings.scale_max), settings.scale_max
+    profiles, gaps = [], []
+    for observations in series_list:
+        if (profile := _profile(observations)) is not None:
+            profiles.append(profile)
+            gaps.extend(_gaps(observations))
+    if len(profiles) < MIN_CLIENTS or (screened := _steady(profiles, top)) is None:
         return None
-    answers = np.concatenate([scores.ravel() for scores, *_ in pooled.profiles])
-    step = estimate_step(answers.tolist(), scale)
-    noise = _noise(pooled)
-    if noise is None:
-        return None
+    qualifying = len(profiles)
+    profiles, noise = screened
     state_sd, item_sd, rho = noise
+    answers = np.concatenate([p.scores.ravel() for p in profiles])
+    step = estimate_step(answers.tolist(), scale)
     rounding = 0.0 if step is None else step * step / 12.0  # Sheppard: the simulation rounds again
-    marginal = math.sqrt(state_sd**2 + item_sd**2)
-    clients = tuple(
-        NullClient(
-            levels=tuple(_level(scores[:, k], settings.scale_max, marginal) for k in range(3)),
-            no_show_rate=no_shows / scheduled,
-            skip_rate=skips / max(1, scheduled - no_shows),
-            length=scheduled,
-        )
-        for scores, scheduled, no_shows, skips in pooled.profiles
-    )
-    scheduled = sum(p[1] for p in pooled.profiles)
-    attended = scheduled - sum(p[2] for p in pooled.profiles)
+    scheduled = sum(p.scheduled for p in profiles)
+    no_shows = sum(p.no_shows for p in profiles)
     return NullModel(
-        clients=clients,
+        clients=_clients(profiles, top, noise),
         state_sd=round(state_sd, 4),
         item_sd=round(math.sqrt(max(item_sd**2 - rounding, 0.0)), 4),
         noise_sd=round(math.sqrt(state_sd**2 + item_sd**2 / 3.0), 4),
         rho=round(rho, 4),
-        ceiling_share=round(float(np.mean(answers >= settings.scale_max - 1e-9)), 4),
-        no_show_share=round(sum(p[2] for p in pooled.profiles) / scheduled, 4),
-        skip_share=round(sum(p[3] for p in pooled.profiles) / max(1, attended), 4),
-        rupture_answer_share=round(pooled.ruptures / max(1, pooled.checks), 4),
-        gaps=tuple(pooled.gaps) or (7,),
+        ceiling_share=round(float(np.mean(answers >= top - 1e-9)), 4),
+        no_show_share=round(no_shows / max(1, scheduled - len(profiles)), 4),
+        skip_share=round(sum(p.skips for p in profiles) / max(1, scheduled - no_shows), 4),
+        rupture_answer_share=round(sum(p.ruptures for p in profiles) / len(answers) * 3, 4),
+        gaps=tuple(gaps) or (7,),
         step=step,
         scale=scale,
-        participants=len(clients),
+        participants=qualifying,
     )
 
 
@@ -237,28 +321,31 @@ def _round(values: np.ndarray, model: NullModel) -> np.ndarray:
     return np.round(np.clip(values, low, high), 4)
 
 
-def _null_course(model: NullModel, rng: np.random.Generator) -> list[Observation]:
+def _null_course(model: NullModel, rng: np.random.Generator, gaps: np.ndarray) -> list[Observation]:
     client = model.clients[int(rng.integers(len(model.clients)))]
     n = client.length
-    states = np.empty(n)
-    value = rng.normal(0.0, model.state_sd)
-    innovation = model.state_sd * math.sqrt(1.0 - model.rho**2)
-    for i in range(n):
-        states[i] = value
-        value = model.rho * value + rng.normal(0.0, innovation)
-    latent = np.asarray(client.levels)[None, :] + states[:, None] + rng.normal(0, model.item_sd, (n, 3))
-    scores = _round(latent, model)
+    shocks = rng.normal(0.0, model.state_sd * math.sqrt(1.0 - model.rho**2), n).tolist()
+    value, states = float(rng.normal(0.0, model.state_sd)), []
+    for shock in shocks:
+        states.append(value)
+        value = model.rho * value + shock
+    latent = np.asarray(client.levels)[None, :] + np.asarray(states)[:, None]
+    scores = _round(latent + rng.normal(0, model.item_sd, (n, 3)), model).tolist()
     attended = rng.random(n) >= client.no_show_rate
     attended[-1] = True  # a steady course ends with a session
-    answered = attended & (rng.random(n) >= client.skip_rate)
-    gaps = rng.choice(np.asarray(model.gaps), size=n)
-    day, out = START, []
-    for i in range(n):
-        values = scores[i].tolist() if answered[i] else [None, None, None]
-        rupture = 0 if answered[i] and rng.random() < model.rupture_answer_share else None
-        out.append(Observation(i + 1, day, bool(attended[i]), *values, rupture=rupture))
-        day += datetime.timedelta(days=int(gaps[i]))
-    return out
+    answered = (attended & (rng.random(n) >= client.skip_rate)).tolist()
+    says = (rng.random(n) < model.rupture_answer_share).tolist()
+    days = np.concatenate([[0], np.cumsum(rng.choice(gaps, size=n - 1))]).tolist()
+    return [
+        Observation(
+            i + 1,
+            START + datetime.timedelta(days=int(days[i])),
+            bool(attended[i]),
+            *(scores[i] if answered[i] else (None, None, None)),
+            rupture=0 if answered[i] and says[i] else None,
+        )
+        for i in range(n)
+    ]
 
 
 def simulate_null_courses(model: NullModel, n: int, seed: int) -> list[dict[str, list[Observation]]]:
@@ -266,4 +353,5 @@ def simulate_null_courses(model: NullModel, n: int, seed: int) -> list[dict[str,
     no decline, no rupture (an answered check says nothing felt off as often as the clinic's
     clients answer that question), the clinic's attendance habits and course lengths."""
     rng = np.random.default_rng(seed)
-    return [{f"null-{i + 1}": _null_course(model, rng)} for i in range(n)]
+    gaps = np.asarray(model.gaps)
+    return [{f"null-{i + 1}": _null_course(model, rng, gaps)} for i in range(n)]

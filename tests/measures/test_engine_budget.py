@@ -3,8 +3,10 @@
 import pytest
 
 from measures.engine import EngineSettings, compute_case
-from measures.engine.budget import STRICTNESS_RANGE, at_strictness
+from measures.engine.budget import COURSES, STRICTNESS_RANGE, at_strictness, calibrate_strictness, is_flagged
+from measures.engine.null_model import simulate_null_courses
 from measures.simulation import simulate_cohort
+from tests.measures.test_null_model import known_model
 
 FLAGS = ("warning", "alert")
 
@@ -51,3 +53,54 @@ def test_a_flag_never_needs_less_than_a_note():
 def test_stricter_flags_fewer_cases(cohort):
     counts = [_flagged(cohort, at_strictness(EngineSettings(), s)) for s in (0.6, 1.0, 1.6)]
     assert counts[0] > counts[1] > counts[2]
+
+
+# ---- the budget: the strictness that flags B% of the clinic's own steady courses ---------------
+
+
+@pytest.fixture(scope="module")
+def steady_clinic():
+    """A clinic whose clients all stay steady, from a null model with known parameters."""
+    model = known_model(0.4, 0.55, 0.45, 0.5, clients=400, seed=11)
+    history = [obs for course in simulate_null_courses(model, 3000, seed=12) for obs in course.values()]
+    fresh = simulate_null_courses(model, 1000, seed=13)
+    return history, fresh
+
+
+def _share_flagged(courses, settings):
+    return sum(is_flagged(compute_case(course, settings)) for course in courses) / len(courses)
+
+
+@pytest.mark.parametrize("budget", [0.05, 0.08])
+def test_it_keeps_the_budget_on_fresh_steady_courses(steady_clinic, budget):
+    history, fresh = steady_clinic
+    fit = calibrate_strictness(history, EngineSettings(), budget)
+    assert fit.budget == budget and fit.courses == COURSES and fit.participants == 3000
+    assert fit.achieved <= budget
+    assert _share_flagged(fresh, at_strictness(EngineSettings(), fit.strictness)) == pytest.approx(budget, abs=0.02)
+
+
+def test_a_smaller_budget_needs_a_stricter_engine(steady_clinic):
+    history, _ = steady_clinic
+    strictness = [
+        calibrate_strictness(history[:800], EngineSettings(), b, courses=200).strictness for b in (0.03, 0.08, 0.15)
+    ]
+    assert strictness[0] > strictness[1] > strictness[2]
+
+
+def test_it_is_deterministic_for_a_seed(steady_clinic):
+    history, _ = steady_clinic
+    first = calibrate_strictness(history[:800], EngineSettings(), courses=150, seed=3)
+    assert calibrate_strictness(history[:800], EngineSettings(), courses=150, seed=3) == first
+
+
+def test_it_fits_nothing_on_too_little_data(steady_clinic):
+    history, _ = steady_clinic
+    assert calibrate_strictness(history[:29], EngineSettings()) is None
+
+
+def test_only_a_warning_or_an_alert_is_a_flag(cohort):
+    results = [compute_case(case.participants, EngineSettings()) for case in cohort]
+    severities = [{f.severity for f in result.findings} for result in results]
+    assert [is_flagged(r) for r in results] == [bool(s & set(FLAGS)) for s in severities]
+    assert any(s == {"info"} for s in severities)  # a case with notes only is not flagged

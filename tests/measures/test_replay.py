@@ -11,6 +11,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from measures.engine import EngineSettings
+from measures.engine.budget import COURSES
 from measures.engine.replay import OUTPUT_COLUMNS, ReplayError, read_replay
 from measures.simulation import simulate_cohort, write_replay_csv
 
@@ -363,3 +364,53 @@ def test_an_existing_output_file_keeps_its_mode(tmp_path, umask):
     rows, _ = replay(tmp_path, GOOD)
     assert rows
     assert stat.S_IMODE(target.stat().st_mode) == 0o640
+
+
+@pytest.fixture(scope="module")
+def clinic_lines():
+    stream = io.StringIO()
+    write_replay_csv(simulate_cohort(120, 3), stream)
+    return stream.getvalue().splitlines()
+
+
+def _strictness(out):
+    match = re.search(r"False-flag budget (\S+)%: strictness ([0-9.]+), ([0-9.]+)% of (\d+) simulated", out)
+    assert match, out
+    return float(match[1]), float(match[2]), float(match[3]), int(match[4])
+
+
+def test_it_keeps_a_false_flag_budget_by_default(tmp_path, clinic_lines):
+    rows, out = replay(tmp_path, clinic_lines)
+    budget, strictness, achieved, courses = _strictness(out)
+    assert budget == 8 and courses == COURSES and achieved <= 8.0
+    assert strictness != 1.0
+    unbudgeted, plain = replay(tmp_path, clinic_lines, "--no-budget")
+    assert "False-flag budget" not in plain
+    assert "Calibrated from" in plain  # the reliability calibration still runs
+    # the strictness reached the engine: a stricter engine writes fewer flags, a laxer one more
+    flags = [sum(r["severity"] in ("warning", "alert") for r in found) for found in (rows, unbudgeted)]
+    assert (flags[0] < flags[1]) if strictness > 1 else (flags[0] > flags[1])
+
+
+def test_a_smaller_budget_is_a_stricter_engine(tmp_path, clinic_lines):
+    _rows, out = replay(tmp_path, clinic_lines, "--budget", "3")
+    _rows, laxer = replay(tmp_path, clinic_lines, "--budget", "15")
+    assert _strictness(out)[0] == 3 and _strictness(laxer)[0] == 15
+    assert _strictness(out)[1] > _strictness(laxer)[1]
+
+
+def test_no_calibrate_keeps_no_budget_either(tmp_path, clinic_lines):
+    _rows, out = replay(tmp_path, clinic_lines, "--no-calibrate")
+    assert "False-flag budget" not in out and "Calibrated from" not in out
+
+
+def test_a_file_too_small_for_a_budget_says_so(tmp_path):
+    _rows, out = replay(tmp_path, GOOD)
+    assert "False-flag budget 8%: too few clients, default strictness" in out
+
+
+@pytest.mark.parametrize("value", ["-1", "51", "eight", "nan", ""])
+def test_a_malformed_budget_is_refused(tmp_path, value):
+    with pytest.raises(CommandError, match="--budget"):
+        replay(tmp_path, GOOD, "--budget", value)
+    assert not (tmp_path / "flags.csv").exists()

@@ -7,7 +7,9 @@ benchmarks. The input is validated completely first; a malformed file is refused
 Like the app calibrates the engine from a clinic's own data, the replay by default estimates
 reliability, spread and the usual rate of missed checks from the file (when it holds at least 30
 clients with 3+ checks); --reliability / --spread fix them instead, --no-calibrate keeps the
-built-in defaults.
+built-in defaults. After that it keeps a false-flag budget (--budget, default 8%): the one
+strictness knob is set so that at most that share of steady courses simulated from the file's own
+clients is ever flagged (measures.engine.budget); --no-budget, or --no-calibrate, leaves it at 1.
 """
 
 import dataclasses
@@ -19,6 +21,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 
 from measures.engine import SERIES, EngineSettings
+from measures.engine.budget import DEFAULT_BUDGET, at_strictness, calibrate_strictness
 from measures.engine.calibration import apply_calibration, compute_calibration
 from measures.engine.replay import ReplayError, read_replay, run_replay
 
@@ -42,6 +45,20 @@ def _per_series(raw, option, low, high):
             raise CommandError(f"{option}: {name}={value:g} is outside {low:g}–{high:g}")
         values[name] = value
     return values
+
+
+BUDGET_MAX = 50.0  # percent: a budget beyond this is not a budget
+
+
+def _budget(raw):
+    """'8' or '7.5' (percent) → 0.08 / 0.075; CommandError if not a number within 0–50."""
+    try:
+        value = float(raw)
+    except (TypeError, ValueError):
+        raise CommandError(f"--budget: {raw!r} is not a number (a percentage, e.g. 8)") from None
+    if not 0.0 <= value <= BUDGET_MAX:  # also refuses nan
+        raise CommandError(f"--budget: {raw} is outside 0–{BUDGET_MAX:g} (percent)")
+    return value / 100.0
 
 
 def _create_temporary(directory):
@@ -112,6 +129,14 @@ class Command(BaseCommand):
             action="store_true",
             help="do not estimate reliability, spread and engagement from the file itself",
         )
+        parser.add_argument(
+            "--budget",
+            default=f"{DEFAULT_BUDGET * 100:g}",
+            help="false-flag budget: at most this percentage of steady courses flagged (default 8)",
+        )
+        parser.add_argument(
+            "--no-budget", action="store_true", help="keep the default strictness (no budget)"
+        )
 
     def handle(self, *args, **options):
         defaults = EngineSettings()
@@ -125,6 +150,8 @@ class Command(BaseCommand):
             reliability = _per_series(options["reliability"], "--reliability", 0.0, 0.999)
         if options["spread"]:
             spread = _per_series(options["spread"], "--spread", 0.01, 10.0)
+
+        budget = None if options["no_budget"] else _budget(options["budget"])
 
         source = Path(options["input"])
         target = Path(options["output"])
@@ -160,9 +187,29 @@ class Command(BaseCommand):
                 f"usual rate of missed checks {calibration.engagement_rate:.0%}"
             )
 
+        if budget is not None and not options["no_calibrate"]:
+            settings = self._keep_budget(cases, settings, budget)
+
         # Write next to the target and rename, so a failure never leaves a half-written file.
         findings = _write_atomically(target, lambda output: run_replay(cases, output, settings))
         participants = sum(len(parts) for parts in cases.values())
         self.stdout.write(
             f"{len(cases)} cases, {participants} participants: {findings} flags written to {target}"
         )
+
+    def _keep_budget(self, cases, settings, budget):
+        fit = calibrate_strictness(
+            (observations for parts in cases.values() for observations in parts.values()),
+            settings,
+            budget,
+        )
+        if fit is None:
+            self.stdout.write(
+                f"False-flag budget {budget * 100:g}%: too few clients, default strictness"
+            )
+            return settings
+        self.stdout.write(
+            f"False-flag budget {budget * 100:g}%: strictness {fit.strictness:.2f}, "
+            f"{fit.achieved:.1%} of {fit.courses} simulated steady courses flagged"
+        )
+        return at_strictness(settings, fit.strictness)
