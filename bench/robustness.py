@@ -454,7 +454,12 @@ def replay_like_the_command(source: Path, target: Path, budget: float | None = D
     settings = apply_calibration(defaults, calibration)
     fit = None
     if budget is not None:
-        fit = calibrate_strictness((obs for parts in cases.values() for obs in parts.values()), settings, budget)
+        fit = calibrate_strictness(
+            (obs for parts in cases.values() for obs in parts.values()),
+            settings,
+            budget,
+            case_sizes=[len(parts) for parts in cases.values()],
+        )
         if fit is not None:
             settings = at_strictness(settings, fit.strictness)
     with target.open("w", newline="", encoding="utf-8") as output:

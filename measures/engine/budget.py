@@ -84,6 +84,10 @@ class _Envelope:
     def __init__(self, courses: Sequence[dict[str, list[Observation]]], settings: EngineSettings):
         self.courses = courses
         self.settings = settings
+        # a case counts once per member: the budget is a share of clients, and the dashboard
+        # shows every member of a flagged case as flagged
+        self.weights = [len(course) for course in courses]
+        self.total = sum(self.weights)
         self.flagged_at = [-math.inf] * len(courses)  # highest strictness seen flagged
         self.clear_at = [math.inf] * len(courses)  # lowest strictness seen clear
 
@@ -91,15 +95,14 @@ class _Envelope:
         settings = at_strictness(self.settings, strictness)
         flagged = 0
         for i, course in enumerate(self.courses):
+            is_undecided = self.flagged_at[i] < strictness < self.clear_at[i]
+            if is_undecided and is_flagged(compute_case(course, settings)):
+                self.flagged_at[i] = strictness
+            elif is_undecided:
+                self.clear_at[i] = strictness
             if self.flagged_at[i] >= strictness:
-                flagged += 1
-            elif self.clear_at[i] > strictness:
-                if is_flagged(compute_case(course, settings)):
-                    self.flagged_at[i] = strictness
-                    flagged += 1
-                else:
-                    self.clear_at[i] = strictness
-        return flagged / len(self.courses)
+                flagged += self.weights[i]
+        return flagged / self.total
 
 
 def calibrate_strictness(
@@ -109,17 +112,21 @@ def calibrate_strictness(
     *,
     courses: int = COURSES,
     seed: int = 0,
+    case_sizes: Sequence[int] | None = None,
 ) -> BudgetFit | None:
     """The smallest strictness (within STRICTNESS_RANGE) at which at most ``budget`` of
     ``courses`` steady courses simulated from the clinic's null model are ever flagged.
 
-    ``settings`` should already carry the clinic's reliability and spread (apply_calibration):
-    the search moves only the strictness. Deterministic for a seed. Returns None when the null
-    model cannot be fitted (too few clients), so that the caller keeps ``settings``. When even the
-    strictest setting flags more than the budget, the fit says so: strictness is the top of the
-    range and achieved exceeds budget.
+    ``case_sizes``, the number of participants of each of the clinic's cases, makes couples and
+    families as often as the clinic has them (a case's flag counts for each member); without it
+    every simulated case is one client. ``settings`` should already carry the clinic's
+    reliability and spread (apply_calibration): the search moves only the strictness.
+    Deterministic for a seed. Returns None when the null model cannot be fitted (too few
+    clients), so that the caller keeps ``settings``. When even the strictest setting flags more
+    than the budget, the fit says so: strictness is the top of the range and achieved exceeds
+    budget.
     """
-    model = fit_null_model(series_list, settings)
+    model = fit_null_model(series_list, settings, case_sizes=case_sizes)
     if model is None:
         return None
     envelope = _Envelope(simulate_null_courses(model, courses, seed), settings)

@@ -70,6 +70,7 @@ class NullModel:
     step: float | None  # answer granularity, None when continuous
     scale: tuple[float, float]
     participants: int  # clients with 3+ checks; ``clients`` holds those without a dip or a slide
+    case_sizes: tuple[int, ...] = (1,)  # participants per case, one entry per case of the clinic
 
     @property
     def typical_length(self) -> float:
@@ -116,28 +117,70 @@ def _scores(o: Observation) -> tuple[float, float, float] | None:
 
 @dataclass(frozen=True, slots=True)
 class _Profile:
-    """One qualifying client's checks and attendance, as read from the data."""
+    """One qualifying client's checks and attendance as read from the data, and the figures the
+    fit needs from them (computed once: the fit screens and re-reads the clients)."""
 
-    sessions: list[int]  # session numbers of the complete checks
-    scores: np.ndarray  # checks × 3 subscales
+    rows: list[tuple[float, float, float]]  # the complete checks' subscale scores
     scheduled: int
     no_shows: int
     skips: int
     ruptures: int  # complete checks with a rupture answer
+    usual: float  # median total
+    opening: float  # median total of the first half: the level a dip falls from
+    dip: float  # largest fall of one total below the opening level
+    dip_pair: float  # ... of the mean of two totals in a row
+    is_ceiling: bool  # more than CEILING_CLIENT of the answers at full marks
+    medians: list[float]  # per subscale
+    top_shares: list[float]  # per subscale, answers at full marks
+    lag1: list[float]  # differences of totals one session apart (not both at full marks)
+    lag2: list[float]  # ... two sessions apart
+    spread: list[float]  # lag-1 differences of each subscale's distance from its total
 
 
-def _profile(observations: Sequence[Observation]) -> _Profile | None:
+def _lagged(sessions: list[int], rows: list[tuple], totals: list[float], top: float) -> tuple[list, list, list]:
+    distance = [[v - t for v in row] for row, t in zip(rows, totals, strict=True)]
+    at_top = [min(row) >= top - 1e-9 for row in rows]
+    where = {n: i for i, n in enumerate(sessions)}
+    lag1, lag2, spread = [], [], []
+    for i, n in enumerate(sessions):
+        for lag, out in ((1, lag1), (2, lag2)):
+            j = where.get(n + lag)
+            if j is not None and not (at_top[i] and at_top[j]):
+                out.append(totals[j] - totals[i])
+        j = where.get(n + 1)
+        if j is not None and not (at_top[i] or at_top[j]):
+            spread.extend(b - a for a, b in zip(distance[i], distance[j], strict=True))
+    return lag1, lag2, spread
+
+
+def _profile(observations: Sequence[Observation], top: float) -> _Profile | None:
+    # plain Python: NumPy's overhead on a dozen numbers is most of the fit's time
     settled = _settled(observations)
     scored = [(o, s) for o in settled if (s := _scores(o)) is not None]
     if len(scored) < MIN_CHECKS:
         return None
+    rows = [s for _, s in scored]
+    totals = [(g + t + b) / 3.0 for g, t, b in rows]
+    opening = statistics.median(totals[: max(MIN_CHECKS, (len(totals) + 1) // 2)])
+    columns = list(zip(*rows, strict=True))
+    top_shares = [sum(v >= top - 1e-9 for v in column) / len(rows) for column in columns]
+    lag1, lag2, spread = _lagged([o.session_number for o, _ in scored], rows, totals, top)
     return _Profile(
-        sessions=[o.session_number for o, _ in scored],
-        scores=np.array([s for _, s in scored], dtype=float),
+        rows=rows,
         scheduled=len(settled),
         no_shows=sum(1 for o in settled if not o.attended),
         skips=sum(1 for o in settled if o.attended and _scores(o) is None),
         ruptures=sum(1 for o, _ in scored if o.rupture is not None),
+        usual=statistics.median(totals),
+        opening=opening,
+        dip=opening - min(totals),
+        dip_pair=opening - min((a + b) / 2.0 for a, b in zip(totals, totals[1:], strict=False)),
+        is_ceiling=sum(top_shares) / 3.0 > CEILING_CLIENT,
+        medians=[statistics.median(column) for column in columns],
+        top_shares=top_shares,
+        lag1=lag1,
+        lag2=lag2,
+        spread=spread,
     )
 
 
@@ -146,37 +189,26 @@ def _gaps(observations: Sequence[Observation]) -> list[int]:
     return [(b - a).days for a, b in zip(dates, dates[1:], strict=False) if b > a]
 
 
-def _differences(profiles: Sequence[_Profile], top: float) -> tuple[list, list, list]:
-    """Lag-1 and lag-2 (in sessions) differences of totals and lag-1 differences of each
-    subscale's distance from its total, from clients rarely at full marks (the differences of
-    full marks are the scale's, not the client's)."""
+def _differences(profiles: Sequence[_Profile]) -> tuple[list, list, list]:
+    """The pooled differences of clients rarely at full marks (the differences of full marks
+    are the scale's, not the client's)."""
     lag1: list[float] = []
     lag2: list[float] = []
-    spread_diffs: list[float] = []
+    spread: list[float] = []
     for p in profiles:
-        totals = p.scores.mean(axis=1)
-        if np.mean(p.scores >= top - 1e-9) > CEILING_CLIENT:
-            continue
-        spread = p.scores - totals[:, None]
-        at_top = np.all(p.scores >= top - 1e-9, axis=1)
-        where = {n: i for i, n in enumerate(p.sessions)}
-        for i, n in enumerate(p.sessions):
-            for lag, out in ((1, lag1), (2, lag2)):
-                j = where.get(n + lag)
-                if j is not None and not (at_top[i] and at_top[j]):
-                    out.append(float(totals[j] - totals[i]))
-            j = where.get(n + 1)
-            if j is not None and not (at_top[i] or at_top[j]):
-                spread_diffs.extend((spread[j] - spread[i]).tolist())
-    return lag1, lag2, spread_diffs
+        if not p.is_ceiling:
+            lag1.extend(p.lag1)
+            lag2.extend(p.lag2)
+            spread.extend(p.spread)
+    return lag1, lag2, spread
 
 
-def _level(values: np.ndarray, top: float, sd: float) -> float:
+def _level(median: float, share: float, top: float, sd: float) -> float:
     """A client's usual level on one subscale: the median, which full marks do not bias while
-    under half of the answers are at the top; beyond that the level that many full marks imply."""
-    share = float(np.mean(values >= top - 1e-9))
+    under half of the answers (``share``) are at the top; beyond that the level that many full
+    marks imply."""
     if share < 0.5:
-        return float(np.median(values))
+        return median
     return top + sd * statistics.NormalDist().inv_cdf(min(share, LEVEL_CENSORED_MAX))
 
 
@@ -201,17 +233,14 @@ def _has_dip(profile: _Profile, noise: tuple[float, float, float]) -> bool:
     rupture or a slide, which would pass for noise and carry-over."""
     state_sd, item_sd, _rho = noise
     sd = math.sqrt(state_sd**2 + item_sd**2 / 3.0)
-    totals = profile.scores.mean(axis=1)
-    level = float(np.median(totals[: max(MIN_CHECKS, (len(totals) + 1) // 2)]))
-    pairs = (totals[:-1] + totals[1:]) / 2.0
-    return bool(np.max(level - totals) > DIP_SINGLE * sd or np.max(level - pairs) > DIP_PAIR * sd)
+    return profile.dip > DIP_SINGLE * sd or profile.dip_pair > DIP_PAIR * sd
 
 
 def _steady(profiles: Sequence[_Profile], top: float) -> tuple[list[_Profile], tuple[float, float, float]] | None:
     """The clients without a dip or a slide, and the noise components read from them (from
     those whose usual level sits NEAR_TOP SDs below the top when 30 do, where clipping does not
     shrink the differences). Screened twice: the first noise, from everyone, is too wide."""
-    noise = _components(*_differences(profiles, top))
+    noise = _components(*_differences(profiles))
     if noise is None:
         return None
     steady = list(profiles)
@@ -221,8 +250,8 @@ def _steady(profiles: Sequence[_Profile], top: float) -> tuple[list[_Profile], t
             break
         steady = kept
         bound = top - NEAR_TOP * math.hypot(noise[0], noise[1])
-        calm = [p for p in steady if np.median(p.scores.mean(axis=1)) <= bound]
-        noise = _components(*_differences(calm if len(calm) >= MIN_CLIENTS else steady, top)) or noise
+        calm = [p for p in steady if p.usual <= bound]
+        noise = _components(*_differences(calm if len(calm) >= MIN_CLIENTS else steady)) or noise
     return steady, noise
 
 
@@ -246,9 +275,11 @@ def _levels(profiles: Sequence[_Profile], top: float, noise: tuple[float, float,
     they are, and a too-wide spread would put too few steady clients near the cutoff."""
     state_sd, item_sd, rho = noise
     marginal = math.hypot(state_sd, item_sd)
-    raw = np.array([[_level(p.scores[:, k], top, marginal) for k in range(3)] for p in profiles])
+    raw = np.array(
+        [[_level(m, f, top, marginal) for m, f in zip(p.medians, p.top_shares, strict=True)] for p in profiles]
+    )
     # the variance of a mean of k checks with AR(1) states (about), per client
-    error = (state_sd**2 * (1 + rho) / (1 - rho) + item_sd**2) / np.array([len(p.sessions) for p in profiles])
+    error = (state_sd**2 * (1 + rho) / (1 - rho) + item_sd**2) / np.array([len(p.rows) for p in profiles])
     plain = raw.max(axis=1) <= top  # censored levels are already a model's, not a median
     if plain.sum() < MIN_CHECKS:
         return raw
@@ -275,16 +306,23 @@ def _clients(profiles: Sequence[_Profile], top: float, noise: tuple[float, float
     )
 
 
-def fit_null_model(series_list: Iterable[Sequence[Observation]], settings: EngineSettings) -> NullModel | None:
+def fit_null_model(
+    series_list: Iterable[Sequence[Observation]],
+    settings: EngineSettings,
+    *,
+    case_sizes: Sequence[int] | None = None,
+) -> NullModel | None:
     """Fit the null model to many participants' observations (pending checks count nowhere).
 
     Uses participants with at least 3 complete checks; returns None when fewer than 30 qualify or
-    the noise cannot be estimated, so that the caller keeps its settings.
+    the noise cannot be estimated, so that the caller keeps its settings. ``case_sizes`` (the
+    number of participants of each of the clinic's cases) lets the simulation make couples and
+    families as often as the clinic has them; without it every simulated case is one client.
     """
     scale, top = (settings.scale_min, settings.scale_max), settings.scale_max
     profiles, gaps = [], []
     for observations in series_list:
-        if (profile := _profile(observations)) is not None:
+        if (profile := _profile(observations, top)) is not None:
             profiles.append(profile)
             gaps.extend(_gaps(observations))
     if len(profiles) < MIN_CLIENTS or (screened := _steady(profiles, top)) is None:
@@ -292,7 +330,7 @@ def fit_null_model(series_list: Iterable[Sequence[Observation]], settings: Engin
     qualifying = len(profiles)
     profiles, noise = screened
     state_sd, item_sd, rho = noise
-    answers = np.concatenate([p.scores.ravel() for p in profiles])
+    answers = np.array([v for p in profiles for row in p.rows for v in row])
     step = estimate_step(answers.tolist(), scale)
     rounding = 0.0 if step is None else step * step / 12.0  # Sheppard: the simulation rounds again
     scheduled = sum(p.scheduled for p in profiles)
@@ -311,6 +349,7 @@ def fit_null_model(series_list: Iterable[Sequence[Observation]], settings: Engin
         step=step,
         scale=scale,
         participants=qualifying,
+        case_sizes=tuple(int(k) for k in case_sizes or () if k >= 1) or (1,),
     )
 
 
@@ -321,9 +360,20 @@ def _round(values: np.ndarray, model: NullModel) -> np.ndarray:
     return np.round(np.clip(values, low, high), 4)
 
 
-def _null_course(model: NullModel, rng: np.random.Generator, gaps: np.ndarray) -> list[Observation]:
-    client = model.clients[int(rng.integers(len(model.clients)))]
+def _schedule(client: NullClient, rng: np.random.Generator, gaps: np.ndarray) -> tuple[list[bool], list[int]]:
+    """Which of the client's sessions were attended (the last one always: a steady course ends
+    with a session) and their days from the first."""
     n = client.length
+    attended = rng.random(n) >= client.no_show_rate
+    attended[-1] = True
+    days = np.concatenate([[0], np.cumsum(rng.choice(gaps, size=n - 1))]).tolist()
+    return attended.tolist(), days
+
+
+def _member(
+    model: NullModel, client: NullClient, rng: np.random.Generator, attended: list[bool], days: list[int]
+) -> list[Observation]:
+    n = len(attended)
     shocks = rng.normal(0.0, model.state_sd * math.sqrt(1.0 - model.rho**2), n).tolist()
     value, states = float(rng.normal(0.0, model.state_sd)), []
     for shock in shocks:
@@ -331,16 +381,13 @@ def _null_course(model: NullModel, rng: np.random.Generator, gaps: np.ndarray) -
         value = model.rho * value + shock
     latent = np.asarray(client.levels)[None, :] + np.asarray(states)[:, None]
     scores = _round(latent + rng.normal(0, model.item_sd, (n, 3)), model).tolist()
-    attended = rng.random(n) >= client.no_show_rate
-    attended[-1] = True  # a steady course ends with a session
-    answered = (attended & (rng.random(n) >= client.skip_rate)).tolist()
+    answered = (np.asarray(attended) & (rng.random(n) >= client.skip_rate)).tolist()
     says = (rng.random(n) < model.rupture_answer_share).tolist()
-    days = np.concatenate([[0], np.cumsum(rng.choice(gaps, size=n - 1))]).tolist()
     return [
         Observation(
             i + 1,
             START + datetime.timedelta(days=int(days[i])),
-            bool(attended[i]),
+            attended[i],
             *(scores[i] if answered[i] else (None, None, None)),
             rupture=0 if answered[i] and says[i] else None,
         )
@@ -348,10 +395,23 @@ def _null_course(model: NullModel, rng: np.random.Generator, gaps: np.ndarray) -
     ]
 
 
+def _null_case(model: NullModel, rng: np.random.Generator, gaps: np.ndarray, name: str) -> dict[str, list[Observation]]:
+    """One steady case of the clinic's usual size: members attend together (the first one's
+    schedule and course length), each with their own level, noise and checks."""
+    size = int(model.case_sizes[int(rng.integers(len(model.case_sizes)))])
+    members = [model.clients[int(rng.integers(len(model.clients)))] for _ in range(size)]
+    attended, days = _schedule(members[0], rng, gaps)
+    return {
+        (name if size == 1 else f"{name}-{k + 1}"): _member(model, c, rng, attended, days)
+        for k, c in enumerate(members)
+    }
+
+
 def simulate_null_courses(model: NullModel, n: int, seed: int) -> list[dict[str, list[Observation]]]:
-    """``n`` steady single-participant courses drawn from ``model`` (deterministic for a seed):
-    no decline, no rupture (an answered check says nothing felt off as often as the clinic's
-    clients answer that question), the clinic's attendance habits and course lengths."""
+    """``n`` steady cases drawn from ``model`` (deterministic for a seed): single clients, or
+    couples and families as often as the clinic has them (model.case_sizes); no decline, no
+    rupture (an answered check says nothing felt off as often as the clinic's clients answer
+    that question), the clinic's attendance habits and course lengths."""
     rng = np.random.default_rng(seed)
     gaps = np.asarray(model.gaps)
-    return [{f"null-{i + 1}": _null_course(model, rng, gaps)} for i in range(n)]
+    return [_null_case(model, rng, gaps, f"null-{i + 1}") for i in range(n)]

@@ -104,3 +104,11 @@ def test_only_a_warning_or_an_alert_is_a_flag(cohort):
     severities = [{f.severity for f in result.findings} for result in results]
     assert [is_flagged(r) for r in results] == [bool(s & set(FLAGS)) for s in severities]
     assert any(s == {"info"} for s in severities)  # a case with notes only is not flagged
+
+
+def test_a_case_flag_counts_for_each_member(steady_clinic):
+    history, _ = steady_clinic
+    alone = calibrate_strictness(history[:800], EngineSettings(), courses=200)
+    together = calibrate_strictness(history[:800], EngineSettings(), courses=200, case_sizes=[2, 3])
+    # a couple or a family is flagged when any member is: it takes a stricter engine
+    assert together.strictness > alone.strictness

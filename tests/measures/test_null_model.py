@@ -153,3 +153,17 @@ def test_too_few_clients_fit_nothing():
     series = series_of(simulate_null_courses(known_model(0.3, 0.5, 0.5, 0.5), 29, seed=1))
     assert fit_null_model(series, SETTINGS) is None
     assert fit_null_model(series_of(simulate_null_courses(known_model(0.3, 0.5, 0.5, 0.5), 40, seed=1)), SETTINGS)
+
+
+def test_couples_and_families_come_as_often_as_the_clinic_has_them():
+    model = dataclasses.replace(known_model(0.3, 0.5, 0.5, 0.5), case_sizes=(1, 1, 2, 3))
+    cases = simulate_null_courses(model, 400, seed=9)
+    sizes = [len(case) for case in cases]
+    assert set(sizes) == {1, 2, 3}
+    assert statistics.mean(sizes) == pytest.approx(7 / 4, abs=0.1)
+    for case in cases:
+        schedules = {tuple((o.session_number, o.session_date, o.attended) for o in obs) for obs in case.values()}
+        assert len(schedules) == 1  # members attend together
+    series = series_of(simulate_null_courses(model, 200, seed=1))
+    assert fit_null_model(series, SETTINGS, case_sizes=[1, 2, 2]).case_sizes == (1, 2, 2)
+    assert fit_null_model(series, SETTINGS).case_sizes == (1,)

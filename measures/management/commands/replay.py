@@ -202,6 +202,7 @@ class Command(BaseCommand):
             (observations for parts in cases.values() for observations in parts.values()),
             settings,
             budget,
+            case_sizes=[len(parts) for parts in cases.values()],
         )
         if fit is None:
             self.stdout.write(
