@@ -574,7 +574,8 @@ def default_budget(runs: EngineRuns, budget: float) -> AtBudget:
         calibrate_strictness = None
     if calibrate_strictness is not None:
         series = [obs for c in runs.cohort.cases for obs in c.participants.values()]
-        fit = calibrate_strictness(series, runs.cohort.settings, budget)
+        sizes = [len(c.participants) for c in runs.cohort.cases]  # as replay passes the file's
+        fit = calibrate_strictness(series, runs.cohort.settings, budget, case_sizes=sizes)
         if fit is not None:
             strictness, how = fit.strictness, f"calibrated s={fit.strictness:.3g} (null model {fit.achieved:.1%})"
     rows = runs.at(strictness)
