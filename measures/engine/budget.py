@@ -32,8 +32,10 @@ def at_strictness(settings: EngineSettings, strictness: float) -> EngineSettings
     Thresholds in SD units (the confirm bar, the split multiples) and sizes (the sustained
     shift) scale linearly; the CUSUM interval too (its run length grows about linearly with h);
     the lapse probabilities are raised to the power strictness (a run's probability is a
-    product, so a power scales the run length it takes). The confirm bar never falls below the
-    note's bar (z_drop): a flag needs more evidence than a note.
+    product, so a power scales the run length it takes); the runs of checks a low score or a
+    couple's or family's split needs scale too, rounded (a family of five has ten pairs: without
+    the split's persistence moving, the strictest setting still flags steady families). The
+    confirm bar never falls below the note's bar (z_drop): a flag needs more evidence than a note.
     """
     low, high = STRICTNESS_RANGE
     s = min(high, max(low, strictness))
@@ -48,7 +50,15 @@ def at_strictness(settings: EngineSettings, strictness: float) -> EngineSettings
         engagement_alpha_ceiling=settings.engagement_alpha_ceiling**s,
         split_large=settings.split_large * s,
         split_very_large=settings.split_very_large * s,
+        low_run=_run(settings.low_run, s),
+        split_warning_run=_run(settings.split_warning_run, s),
+        split_alert_run=max(_run(settings.split_alert_run, s), _run(settings.split_warning_run, s) + 1),
     )
+
+
+def _run(length: int, strictness: float) -> int:
+    """A run length (checks in a row) at ``strictness``: scaled and rounded, at least one."""
+    return max(1, int(length * strictness + 0.5))
 
 
 DEFAULT_BUDGET = 0.08

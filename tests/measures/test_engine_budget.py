@@ -39,6 +39,17 @@ def test_it_moves_every_flag_threshold_and_no_note_threshold():
     assert strict.cutoff == base.cutoff  # the clinic's cutoff is the clinic's
 
 
+def test_the_runs_a_low_score_or_a_split_needs_scale_with_it():
+    """A family of five has ten pairs: if a split's persistence did not move, no strictness
+    would bring steady families under the budget (bench/early_warning.py --curves, third)."""
+    base = EngineSettings()
+    strict = at_strictness(base, 2.0)
+    assert (strict.low_run, strict.split_warning_run, strict.split_alert_run) == (6, 4, 6)
+    lenient = at_strictness(base, 0.4)
+    assert lenient.low_run == 1 and lenient.split_warning_run == 1
+    assert lenient.split_alert_run > lenient.split_warning_run  # an alert needs more than a warning
+
+
 @pytest.mark.parametrize("strictness", [0.0, 100.0])
 def test_it_is_clipped_to_its_range(strictness):
     low, high = STRICTNESS_RANGE
