@@ -105,8 +105,9 @@ class ClinicSettingsForm(forms.ModelForm):
         }
         help_texts = {
             "sensitivity": (
-                "How much evidence a drop needs before it becomes a flag. Sensitive flags earlier and "
-                "more often wrongly; cautious waits for clearer drops. Applies from the next evaluation."
+                "How much evidence a single drop needs before it becomes a flag, against the slower signs. "
+                "Until the clinic is calibrated it also sets how many flags there are; after that the flag "
+                "budget does, and this only moves which signs spend it. Applies from the next evaluation."
             ),
             "client_contact": "For example a phone number. Shown on the survey's closed and thank-you pages.",
             "notes_readers": "The survey tells clients who reads what they write.",
