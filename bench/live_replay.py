@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/live_replay.py [--clients 60] [--weeks 12] [--seed 9]
         [--url postgres://postgres@127.0.0.1:5432/alliance_live_bench]   (default: a temporary SQLite file)
+        [--strictness 1.4] [--sensitivity cautious] [--engagement-rate 0.2]
 
 Weeks of calendar time pass under time-machine. Each case's course is drawn by
 measures.simulation (so declines, ruptures and dropouts happen): the therapist schedules each
@@ -12,11 +13,13 @@ periodic tasks at their crontab times (send_due_reminders, evaluate_expired_chec
 nightly_sweep); every evaluation is the real evaluate_case task (eager).
 
 At the end the history is exported in the replay format, pending checks marked
-(measures.engine.replay.write_history), and replayed by the `replay` command with the clinic's own
-engine settings. The clinic's calibration is switched off for the run (do_calibrate_clinic is
-a no-op): the nightly sweep would otherwise change the engine's settings mid-run, and a flag
-opened under last week's settings is not a finding of today's. Both paths then use the
-instrument's psychometrics and the clinic's cutoff.
+(measures.engine.replay.write_history), and replayed by the `replay` command with the options
+the clinic's export page names (measures.exports.replay.replay_options). The clinic's
+calibration is not refitted during the run (do_calibrate_clinic is a no-op): the nightly sweep
+would otherwise change the engine's settings mid-run, and a flag opened under last week's
+settings is not a finding of today's. --strictness, --sensitivity and --engagement-rate give the
+clinic a stored calibration and a flag sensitivity before the run, as a calibrated clinic has;
+both paths then use them with the instrument's psychometrics and the clinic's cutoff.
 
 Equal means: the multiset of (client, kind, session number, severity) of every finding replay
 raises (each onset and each escalation) equals that of every finding the live flag history
@@ -324,31 +327,45 @@ def export_history(clinic, now):
 
 
 def replay_findings(clinic, history_csv):
-    """Run the `replay` command on the exported history with the settings the live app used.
-    Returns a list of (client_id, kind, session_number, severity)."""
+    """Run the `replay` command on the exported history with the options the clinic's export page
+    names (measures.exports.replay.replay_options: the settings the live app used, its stored
+    strictness included). Returns a list of (client_id, kind, session_number, severity)."""
     from django.core.management import call_command
 
-    from measures.evaluation import engine_settings_for
+    from measures.evaluation import engine_settings_parts
+    from measures.exports.replay import replay_options
 
-    settings = engine_settings_for(clinic)
+    clinic.refresh_from_db()  # the calibration as stored, not as cached on this instance
+    options = replay_options(*engine_settings_parts(clinic))
     with tempfile.TemporaryDirectory() as directory:
         source, target = Path(directory) / "history.csv", Path(directory) / "flags.csv"
         source.write_text(history_csv, encoding="utf-8")
-        call_command(
-            "replay",
-            str(source),
-            output=str(target),
-            cutoff=settings.cutoff,
-            reliability=",".join(f"{k}={v}" for k, v in settings.reliability.items()),
-            spread=",".join(f"{k}={v}" for k, v in settings.spread.items()),
-            no_calibrate=True,
-            stdout=io.StringIO(),
-        )
+        call_command("replay", str(source), "--output", str(target), *options, stdout=io.StringIO())
         with target.open(newline="", encoding="utf-8") as stream:
             return [
                 (row["client_id"], row["signal"], int(row["session_number"]), row["severity"])
                 for row in csv.DictReader(stream)
             ]
+
+
+def keep_settings(clinic, *, strictness=None, sensitivity=None, engagement_rate=None):
+    """Give the clinic a flag sensitivity and a stored calibration (strictness, usual rate of
+    missed checks) as its nightly calibration would, before the run: the run then tests that the
+    export's options carry them to `replay`."""
+    from measures.models import ClinicCalibration, Instrument
+
+    if sensitivity is not None:
+        clinic.sensitivity = sensitivity
+        clinic.save(update_fields=["sensitivity"])
+    if strictness is not None or engagement_rate is not None:
+        ClinicCalibration.objects.update_or_create(
+            clinic=clinic,
+            defaults={
+                "instrument": Instrument.objects.latest_version(clinic.instrument_code),
+                "strictness": strictness,
+                "engagement_rate": engagement_rate,
+            },
+        )
 
 
 def live_findings(run, now):
@@ -502,6 +519,11 @@ def main():
     parser.add_argument("--gap", type=int, help="days between sessions (default: each course's own)")
     parser.add_argument("--explain", action="store_true", help="print the history of every client with a difference")
     parser.add_argument("--url", help="postgres://… (re-created, dropped at the end); default: a temporary SQLite file")
+    parser.add_argument("--strictness", type=float, help="a stored strictness for the clinic (default: none, 1)")
+    parser.add_argument(
+        "--sensitivity", choices=("cautious", "standard", "sensitive"), help="the clinic's flag sensitivity"
+    )
+    parser.add_argument("--engagement-rate", type=float, help="a stored usual rate of missed checks (default: none)")
     args = parser.parse_args()
     directory = tempfile.TemporaryDirectory()
     admin = None
@@ -527,7 +549,13 @@ def main():
         do_load_bundled_instruments()
         clinic = Clinic.objects.create(name="Live replay clinic", slug="live-replay")
         therapist = User.objects.create_user("live@example.test", "x", full_name="Live Therapist", clinic=clinic)
-        print(f"database: {'PostgreSQL' if args.url else 'SQLite'}; seed {args.seed}")
+        keep_settings(
+            clinic, strictness=args.strictness, sensitivity=args.sensitivity, engagement_rate=args.engagement_rate
+        )
+        print(
+            f"database: {'PostgreSQL' if args.url else 'SQLite'}; seed {args.seed}; sensitivity {clinic.sensitivity}, "
+            f"strictness {args.strictness or 'none'}, usual rate of missed checks {args.engagement_rate or 'none'}"
+        )
         started = time.perf_counter()
         result = run_and_compare(
             clinic, therapist, clients=args.clients, weeks=args.weeks, seed=args.seed, gap_days=args.gap,

@@ -17,7 +17,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from accounts.access import clinic_admin_required
 from measures.actions.exports import do_finish_export, do_record_export
-from measures.evaluation import engine_settings_for
+from measures.evaluation import engine_settings_parts
 from measures.exports import ExportScope
 from measures.exports import csv as tables
 from measures.exports.fhir import build_bundle, validate_bundle
@@ -81,10 +81,10 @@ def _stream(header, rows, record):
 
 def _page(request, form, status=200):
     clinic = request.user.clinic
-    options, exact = replay_options(engine_settings_for(clinic))
+    options = replay_options(*engine_settings_parts(clinic))
     records = list(ExportRecord.objects.filter(clinic=clinic).select_related("user", "case")[:RECENT])
     context = {"form": form, "kinds": Kind.choices, "records": records, "replay_options": " ".join(options)}
-    return render(request, TEMPLATE, {**context, "replay_exact": exact}, status=status)
+    return render(request, TEMPLATE, context, status=status)
 
 
 @require_GET

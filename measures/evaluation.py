@@ -159,14 +159,19 @@ Z_CONFIRM_BY_SENSITIVITY = {"cautious": 3.0, "standard": 2.6, "sensitive": 2.2}
 def engine_settings_for(clinic):
     """The clinic's cutoff and flag sensitivity, with reliability and spread from its own data
     when it has enough, at the strictness that keeps its false-flag budget once calibrated."""
+    settings, strictness = engine_settings_parts(clinic)
+    return settings if strictness is None else at_strictness(settings, strictness)
+
+
+def engine_settings_parts(clinic):
+    """(the settings before the budget's strictness, the stored strictness or None): what
+    engine_settings_for combines, apart, so that an export can name both to `replay`."""
     try:
         calibration = clinic.calibration  # select_related by do_evaluate_case: no extra query there
     except ClinicCalibration.DoesNotExist:
         calibration = None
-    settings = _psychometric_settings(clinic, calibration)
-    if calibration is not None and calibration.strictness is not None:
-        settings = at_strictness(settings, calibration.strictness)
-    return settings
+    strictness = calibration.strictness if calibration is not None else None
+    return _psychometric_settings(clinic, calibration), strictness
 
 
 def _psychometric_settings(clinic, calibration):

@@ -34,13 +34,15 @@ def replay_rows(scope, *, now=None):
             yield from history_rows(case.reference, participant.pk, [_writable(obs) for obs in observations])
 
 
-def replay_options(settings: EngineSettings):
-    """The `manage.py replay` options that make it use the live app's settings for this clinic.
+def replay_options(settings: EngineSettings, strictness=None):
+    """The `manage.py replay` options that make it use the live app's settings for this clinic:
+    ``settings`` before the budget's strictness and the stored ``strictness`` (both from
+    measures.evaluation.engine_settings_parts).
 
     --no-calibrate, because the app's calibration is rounded and needs 100 answered checks where
-    the replay's needs none, so the two would differ slightly; the clinic's effective reliability
-    and spread are given instead. Returns (options, exact): exact is False when the clinic's own
-    usual rate of missed checks is in use, which the replay command cannot be given.
+    the replay's needs none, so the two would differ slightly; the clinic's effective reliability,
+    spread, confirmation bar (its flag sensitivity) and usual rate of missed checks are given
+    instead, and the strictness it keeps its budget with, which the replay then does not refit.
     """
     options = [
         "--no-calibrate",
@@ -48,6 +50,11 @@ def replay_options(settings: EngineSettings):
         "--reliability=" + ",".join(f"{k}={v!r}" for k, v in sorted(settings.reliability.items())),
         "--spread=" + ",".join(f"{k}={v!r}" for k, v in sorted(settings.spread.items())),
     ]
-    default_rate = dataclasses.fields(EngineSettings)
-    default_rate = next(f.default for f in default_rate if f.name == "engagement_prior_rate")
-    return options, settings.engagement_prior_rate == default_rate
+    defaults = EngineSettings()
+    if settings.z_confirm != defaults.z_confirm:
+        options.append(f"--z-confirm={settings.z_confirm!r}")
+    if settings.engagement_prior_rate != defaults.engagement_prior_rate:
+        options.append(f"--engagement-rate={settings.engagement_prior_rate!r}")
+    if strictness is not None:
+        options.append(f"--strictness={strictness!r}")
+    return options

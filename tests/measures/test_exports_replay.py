@@ -8,7 +8,7 @@ from django.core.management import call_command
 from accounts.models import Clinic
 from measures.engine import EngineSettings, compute_case
 from measures.engine.replay import read_replay
-from measures.evaluation import do_evaluate_case, engine_settings_for
+from measures.evaluation import do_evaluate_case, engine_settings_for, engine_settings_parts
 from measures.exports import ExportScope
 from measures.exports.replay import COLUMNS, replay_options, replay_rows
 from measures.models import Signal
@@ -31,8 +31,7 @@ def test_a_replay_of_the_export_gives_the_live_apps_flags(tmp_path):
     settings = engine_settings_for(clinic)
     source, target = tmp_path / "history.csv", tmp_path / "flags.csv"
     _write(source, replay_rows(ExportScope(clinic)))
-    options, exact = replay_options(settings)
-    assert exact  # the demo has no calibration of its own: the options say everything
+    options = replay_options(*engine_settings_parts(clinic))
     call_command("replay", str(source), "--output", str(target), *options)
 
     # The findings history: the file's against the live engine's (names aside: the live app puts a
@@ -82,7 +81,7 @@ def test_the_history_numbers_sessions_as_the_engine_does(therapist):
 
 
 def test_the_options_name_the_clinics_settings():
-    options, exact = replay_options(EngineSettings(cutoff=6.5, reliability={"total": 0.8}, spread={"total": 1.2}))
+    options = replay_options(EngineSettings(cutoff=6.5, reliability={"total": 0.8}, spread={"total": 1.2}))
     assert options == ["--no-calibrate", "--cutoff=6.5", "--reliability=total=0.8", "--spread=total=1.2"]
-    assert exact
-    assert replay_options(EngineSettings(engagement_prior_rate=0.2))[1] is False
+    options = replay_options(EngineSettings(engagement_prior_rate=0.2, z_confirm=2.2), 1.3)
+    assert options[-3:] == ["--z-confirm=2.2", "--engagement-rate=0.2", "--strictness=1.3"]

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 
-from bench.live_replay import run_and_compare
+from bench.live_replay import keep_settings, run_and_compare
 from tests.builders import make_clinic, make_user
 
 
@@ -15,6 +15,9 @@ from tests.builders import make_clinic, make_user
 def test_the_live_app_raises_exactly_what_replay_finds(mailoutbox):
     clinic = make_clinic("Live replay clinic")
     therapist = make_user(clinic)
+    # A calibrated clinic: a stored strictness and usual rate of missed checks, a flag sensitivity
+    # of its own; the export's replay options must carry all three.
+    keep_settings(clinic, strictness=1.6, sensitivity="sensitive", engagement_rate=0.2)
     run, live, replayed, differences = run_and_compare(
         clinic, therapist, clients=8, weeks=6, seed=3, beat_step=timedelta(hours=2)
     )

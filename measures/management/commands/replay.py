@@ -10,6 +10,11 @@ clients with 3+ checks); --reliability / --spread fix them instead, --no-calibra
 built-in defaults. After that it keeps a false-flag budget (--budget, default 8%): the one
 strictness knob is set so that at most that share of steady courses simulated from the file's own
 clients is ever flagged (measures.engine.budget); --no-budget, or --no-calibrate, leaves it at 1.
+
+--strictness, --z-confirm and --engagement-rate give what a clinic's export names (the live app's
+stored strictness, its flag sensitivity, its own usual rate of missed checks), so that the replay
+of a clinic's history finds what the app found (measures.exports.replay.replay_options); a given
+strictness is used as it is, never recalibrated.
 """
 
 import dataclasses
@@ -21,7 +26,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 
 from measures.engine import SERIES, EngineSettings
-from measures.engine.budget import DEFAULT_BUDGET, at_strictness, calibrate_strictness
+from measures.engine.budget import DEFAULT_BUDGET, STRICTNESS_RANGE, at_strictness, calibrate_strictness
 from measures.engine.calibration import apply_calibration, compute_calibration
 from measures.engine.replay import ReplayError, read_replay, run_replay
 
@@ -59,6 +64,19 @@ def _budget(raw):
     if not 0.0 <= value <= BUDGET_MAX:  # also refuses nan
         raise CommandError(f"--budget: {raw} is outside 0–{BUDGET_MAX:g} (percent)")
     return value / 100.0
+
+
+def _number(raw, option, low, high, *, open_range=False):
+    """A number within low–high (strictly between them if open_range); CommandError if not."""
+    try:
+        value = float(raw)
+    except (TypeError, ValueError):
+        raise CommandError(f"{option}: {raw!r} is not a number") from None
+    inside = low < value < high if open_range else low <= value <= high  # also refuses nan
+    if not inside:
+        bound = "between" if open_range else "within"
+        raise CommandError(f"{option}: {raw} must be {bound} {low:g} and {high:g}")
+    return value
 
 
 def _create_temporary(directory):
@@ -131,11 +149,21 @@ class Command(BaseCommand):
         )
         parser.add_argument(
             "--budget",
-            default=f"{DEFAULT_BUDGET * 100:g}",
             help="false-flag budget: at most this percentage of steady courses flagged (default 8)",
         )
         parser.add_argument(
             "--no-budget", action="store_true", help="keep the default strictness (no budget)"
+        )
+        parser.add_argument(
+            "--strictness",
+            help="use this strictness (a clinic's stored one, e.g. 1.3) instead of keeping a budget",
+        )
+        parser.add_argument(
+            "--z-confirm", help="how strong a confirmed drop must be, in SD units (default 2.6)"
+        )
+        parser.add_argument(
+            "--engagement-rate",
+            help="the usual rate of missed checks, 0–1 (default: the file's own, or 0.1)",
         )
 
     def handle(self, *args, **options):
@@ -151,7 +179,19 @@ class Command(BaseCommand):
         if options["spread"]:
             spread = _per_series(options["spread"], "--spread", 0.01, 10.0)
 
-        budget = None if options["no_budget"] else _budget(options["budget"])
+        strictness = z_confirm = engagement = None
+        if options["strictness"] is not None:
+            if options["budget"] is not None or options["no_budget"]:
+                raise CommandError("--strictness replaces the budget: give one of them")
+            strictness = _number(options["strictness"], "--strictness", *STRICTNESS_RANGE)
+        if options["z_confirm"] is not None:
+            z_confirm = _number(options["z_confirm"], "--z-confirm", defaults.z_drop, 6.0, open_range=True)
+        if options["engagement_rate"] is not None:
+            engagement = _number(options["engagement_rate"], "--engagement-rate", 0.0, 1.0, open_range=True)
+        budget = None
+        if strictness is None and not options["no_budget"]:
+            given = options["budget"]
+            budget = DEFAULT_BUDGET if given is None else _budget(given)
 
         source = Path(options["input"])
         target = Path(options["output"])
@@ -180,6 +220,10 @@ class Command(BaseCommand):
             reliability={**settings.reliability, **reliability},
             spread={**settings.spread, **spread},
         )
+        if z_confirm is not None:
+            settings = dataclasses.replace(settings, z_confirm=z_confirm)
+        if engagement is not None:
+            settings = dataclasses.replace(settings, engagement_prior_rate=engagement)
         if calibration is not None:
             self.stdout.write(
                 f"Calibrated from {calibration.participants} clients: reliability "
@@ -187,7 +231,10 @@ class Command(BaseCommand):
                 f"usual rate of missed checks {calibration.engagement_rate:.0%}"
             )
 
-        if budget is not None and not options["no_calibrate"]:
+        if strictness is not None:
+            settings = at_strictness(settings, strictness)
+            self.stdout.write(f"Strictness {strictness:g} (given), no budget kept")
+        elif budget is not None and not options["no_calibrate"]:
             settings = self._keep_budget(cases, settings, budget)
 
         # Write next to the target and rename, so a failure never leaves a half-written file.
