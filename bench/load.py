@@ -84,14 +84,23 @@ invitation_of = {}
 def seed(links_needed, therapists=20):
     from django.test import Client
 
-    from tests.builders import make_case, make_clinic, make_invitation, make_response, make_session, make_user
+    from tests.builders import (
+        make_case,
+        make_clinic,
+        make_invitation,
+        make_response,
+        make_session,
+        make_user,
+        verified_login,
+    )
 
     clinic = make_clinic("Load clinic")
     staff = [make_user(clinic, name=f"Load Therapist{n}") for n in range(therapists)]
     cookies = []
     for user in staff:
-        client = Client()
-        client.force_login(user)
+        # Second factor verified: a bare force_login is sent to the second-factor page (a redirect,
+        # not the caseload) since staff pages need a verified session (issue 13.1).
+        client = verified_login(Client(), user)
         cookies.append("; ".join(f"{k}={v.value}" for k, v in client.cookies.items()))
     links = []
     cases = max(links_needed // 4, 1)
@@ -240,6 +249,9 @@ def main():
                 if time.monotonic() > deadline:
                     raise SystemExit("gunicorn did not come up")
                 time.sleep(0.5)
+            status, _ = request(web_port, "GET", "/caseload/", cookie=cookies[0])
+            if status != 200:
+                raise SystemExit(f"a therapist's caseload answered {status}, not 200: the reads would not be caseloads")
             time.sleep(3)  # the worker connects
             results = []
             print(f"{'offered/s':>9} {'achieved/s':>10} {'p50 ms':>7} {'p95 ms':>7} {'p99 ms':>7} "
@@ -254,7 +266,8 @@ def main():
                 errors = sum(1 for *_, status, _ in mine if not (200 <= status < 400) and status != 503)
                 print(f"{rate:>9} {len(ok) / wall:>10.1f} {1000 * percentile(ok, .5):>7.0f} "
                       f"{1000 * percentile(ok, .95):>7.0f} {1000 * percentile(ok, .99):>7.0f} {refused:>5} "
-                      f"{errors:>6}  {cpu['gunicorn']:.1f} / {cpu['worker']:.1f} / {cpu['postgres']:.1f}", flush=True)
+                      f"{errors:>6}  {cpu['gunicorn']:.1f} / {cpu['worker']:.1f} / {cpu['postgres']:.1f}"
+                      f"  {1000 * cpu['gunicorn'] / len(mine):.1f}", flush=True)
             (accepted, complete, lost, stale, cases), waited = drained(results, args.drain_timeout)
             print(f"submissions accepted {accepted}, stored complete {complete}, lost {lost}; "
                   f"cases answered {cases}, not evaluated {stale} after {waited:.0f} s of draining")
