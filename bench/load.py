@@ -1,7 +1,7 @@
 """Stepped open-loop load on the whole stack: submissions and caseload reads together.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/alliance .venv/bin/python bench/load.py \
-        [--rates 10 25 50 75] [--seconds 20] [--wsgi alliance_site.overload:application]
+        [--rates 10 25 50 75] [--seconds 20] [--wsgi alliance_site.overload:application] [--in-process N]
 
 Starts its own stack: a scratch PostgreSQL database `alliance_bench_load` beside the one DATABASE_URL
 names, a private redis-server, gunicorn with gunicorn.conf.py and production settings
@@ -13,6 +13,10 @@ every 2xx/3xx submission has exactly one response with all its answers ("lost" o
 that every case answered in the run was evaluated after its last answer ("not evaluated"). It
 prints, per step, the achieved rate, p50/p95/p99, refusals (503), errors, and CPU seconds by
 process. It never passes or fails.
+
+With --in-process N it starts no gunicorn and no worker: it sends N submissions and N caseload
+reads, alternately, through the WSGI application in its own process (same settings, Redis and
+database) and prints the CPU of each kind, which a run's gunicorn total cannot tell apart.
 """
 
 import argparse
@@ -84,14 +88,23 @@ invitation_of = {}
 def seed(links_needed, therapists=20):
     from django.test import Client
 
-    from tests.builders import make_case, make_clinic, make_invitation, make_response, make_session, make_user
+    from tests.builders import (
+        make_case,
+        make_clinic,
+        make_invitation,
+        make_response,
+        make_session,
+        make_user,
+        verified_login,
+    )
 
     clinic = make_clinic("Load clinic")
     staff = [make_user(clinic, name=f"Load Therapist{n}") for n in range(therapists)]
     cookies = []
     for user in staff:
-        client = Client()
-        client.force_login(user)
+        # Second factor verified: a bare force_login is sent to the second-factor page (a redirect,
+        # not the caseload) since staff pages need a verified session (issue 13.1).
+        client = verified_login(Client(), user)
         cookies.append("; ".join(f"{k}={v.value}" for k, v in client.cookies.items()))
     links = []
     cases = max(links_needed // 4, 1)
@@ -187,6 +200,9 @@ def main():
     parser.add_argument("--wsgi", default="alliance_site.overload:application")
     parser.add_argument("--workers", type=int, default=None, help="gunicorn processes (default: gunicorn.conf.py)")
     parser.add_argument("--drain-timeout", type=float, default=120, help="seconds to wait for the evaluations")
+    parser.add_argument("--in-process", type=int, metavar="N", default=0,
+                        help="no gunicorn: N submissions and N caseload reads through the WSGI application in "
+                             "this process, printing the CPU of each kind (what gunicorn spends, by kind)")
     args = parser.parse_args()
     url = os.environ.get("DATABASE_URL", "")
     if not url.startswith("postgres"):
@@ -222,6 +238,10 @@ def main():
 
             call_command("migrate", verbosity=0)
             call_command("collectstatic", "--noinput", verbosity=0)  # production serves the manifest
+            if args.in_process:
+                links, cookies = seed(args.in_process + 30)
+                connection.close()
+                return cpu_by_kind(args.in_process, links, cookies)
             needed = sum(int(r * args.seconds * 0.8) + 1 for r in args.rates)
             print(f"seeding {needed} links ...", flush=True)
             links, cookies = seed(needed + 10)
@@ -240,6 +260,9 @@ def main():
                 if time.monotonic() > deadline:
                     raise SystemExit("gunicorn did not come up")
                 time.sleep(0.5)
+            status, _ = request(web_port, "GET", "/caseload/", cookie=cookies[0])
+            if status != 200:
+                raise SystemExit(f"a therapist's caseload answered {status}, not 200: the reads would not be caseloads")
             time.sleep(3)  # the worker connects
             results = []
             print(f"{'offered/s':>9} {'achieved/s':>10} {'p50 ms':>7} {'p95 ms':>7} {'p99 ms':>7} "
@@ -254,7 +277,8 @@ def main():
                 errors = sum(1 for *_, status, _ in mine if not (200 <= status < 400) and status != 503)
                 print(f"{rate:>9} {len(ok) / wall:>10.1f} {1000 * percentile(ok, .5):>7.0f} "
                       f"{1000 * percentile(ok, .95):>7.0f} {1000 * percentile(ok, .99):>7.0f} {refused:>5} "
-                      f"{errors:>6}  {cpu['gunicorn']:.1f} / {cpu['worker']:.1f} / {cpu['postgres']:.1f}", flush=True)
+                      f"{errors:>6}  {cpu['gunicorn']:.1f} / {cpu['worker']:.1f} / {cpu['postgres']:.1f}"
+                      f"  {1000 * cpu['gunicorn'] / len(mine):.1f}", flush=True)
             (accepted, complete, lost, stale, cases), waited = drained(results, args.drain_timeout)
             print(f"submissions accepted {accepted}, stored complete {complete}, lost {lost}; "
                   f"cases answered {cases}, not evaluated {stale} after {waited:.0f} s of draining")
@@ -269,6 +293,50 @@ def main():
                 process.kill()
         redis_process.terminate()
         redis_process.wait()
+
+
+def cpu_by_kind(count, links, cookies):
+    """CPU ms of a submission and of a caseload read through the WSGI application in this process
+    (production settings, Redis, PostgreSQL; no HTTP server, and tasks are only queued: no worker).
+    Alternated, after ten of each to warm the process up; prints means and medians."""
+    import io
+    import statistics
+
+    from django.core.wsgi import get_wsgi_application
+
+    application = get_wsgi_application()
+
+    def call(method, path, body=b"", cookie=""):
+        environ = {
+            "REQUEST_METHOD": method, "PATH_INFO": path, "QUERY_STRING": "", "SERVER_NAME": HOST,
+            "SERVER_PORT": "443", "SERVER_PROTOCOL": "HTTP/1.1", "HTTP_HOST": HOST, "REMOTE_ADDR": "127.0.0.1",
+            "HTTP_X_FORWARDED_PROTO": "https", "HTTP_X_FORWARDED_FOR": f"10.9.{secrets.randbelow(250)}.1",
+            "CONTENT_TYPE": "application/x-www-form-urlencoded", "CONTENT_LENGTH": str(len(body)),
+            "HTTP_COOKIE": cookie, "wsgi.input": io.BytesIO(body), "wsgi.errors": sys.stderr,
+            "wsgi.url_scheme": "http", "wsgi.version": (1, 0), "wsgi.multithread": True,
+            "wsgi.multiprocess": True, "wsgi.run_once": False,
+        }
+        statuses = []
+        started = time.process_time()
+        b"".join(application(environ, lambda status, headers, exc_info=None: statuses.append(status)))
+        return statuses[0], time.process_time() - started
+
+    cpu = {"submission": [], "caseload": []}
+    for n in range(count + 10):
+        for kind, (status, seconds) in (
+            ("submission", call("POST", links.pop(), BODY)),
+            ("caseload", call("GET", "/caseload/", cookie=cookies[n % len(cookies)])),
+        ):
+            expected = "302" if kind == "submission" else "200"
+            if not status.startswith(expected):
+                raise SystemExit(f"a {kind} answered {status}, not {expected}")
+            if n >= 10:
+                cpu[kind].append(1000 * seconds)
+    for kind, values in cpu.items():
+        print(f"{kind:<10} CPU per request: mean {statistics.mean(values):5.1f} ms  "
+              f"median {statistics.median(values):5.1f} ms  ({len(values)} requests)")
+    mix = 0.8 * statistics.mean(cpu["submission"]) + 0.2 * statistics.mean(cpu["caseload"])
+    print(f"the load mix (80 % submissions, 20 % caseload reads): {mix:.1f} ms per request")
 
 
 def snapshot(processes):

@@ -44,11 +44,12 @@ from measures.actions.invitations import (
     do_revoke_tablet_links,
 )
 from measures.actions.responses import do_submit_response
-from measures.models import Instrument, InvitationToken, SurveyInvitation
+from measures.models import InvitationToken, SurveyInvitation
 from measures.notifications import session_day, survey_url
 from sessions_app.access import get_session_for_user
 
 from .forms import SurveyForm
+from .questions import survey_items
 from .ratelimit import is_submission_limited, is_unknown_link_limited
 from .room import ROOM_TOKEN_FIELD, Room
 
@@ -135,7 +136,7 @@ def survey(request, token):
         return _closed(request, "completed" if invitation.is_completed else "expired", 410, clinic=clinic,
                        language=language)
     with translation.override(language):
-        items = Instrument.objects.for_clinic(clinic).items.for_case(invitation.session.case)
+        items = survey_items(clinic, invitation.session.case)  # remembered by the process: no query
         form = SurveyForm(request.POST if request.method == "POST" else None, items=items, language=language)
     status = 200
     if request.method == "POST":

@@ -1,6 +1,7 @@
 """The caseload: whom to look at today and why, riskiest first."""
 
 import pytest
+from django.template.loader import render_to_string
 from django.urls import reverse
 
 from measures.evaluation import do_evaluate_case
@@ -140,3 +141,36 @@ def test_a_long_caseload_is_paged_riskiest_first_keeping_the_filters(login, ther
     second = client.get(URL, {"q": "bulk", "page": 2}).content.decode()
     assert built[4].reference in second and built[3].reference not in second
     assert client.get(URL, {"page": "abc"}).status_code == 200
+
+
+# The filter fields: drawn once per process while unfiltered (dashboard.views._filter_fields) -------
+
+FILTERS = "dashboard/_caseload_filters.html"
+
+
+def drawn(response):
+    return [template.name for template in response.templates].count(FILTERS)
+
+
+def test_the_unfiltered_caseload_draws_its_filter_fields_once_per_process(login, therapist, case):
+    from dashboard.forms import CaseloadFilterForm
+    from dashboard.views import _unfiltered_fields
+
+    _unfiltered_fields.cache_clear()
+    client = login(therapist)
+    first, second = client.get(URL), client.get(URL)
+    assert (drawn(first), drawn(second)) == (1, 0)
+    # What the page shows is what crispy draws for an unbound form, on every visit.
+    fresh = render_to_string(FILTERS, {"filter_form": CaseloadFilterForm()})
+    assert 'name="q"' in fresh and fresh in first.content.decode() and fresh in second.content.decode()
+
+
+def test_a_filtered_caseload_draws_its_fields_with_the_values_and_errors_given(login, therapist, case):
+    client = login(therapist)
+    client.get(URL)
+    response = client.get(URL, {"flagged": "on", "q": "x" * 90})
+    body = response.content.decode()
+    assert drawn(response) == 1
+    assert 'id="id_flagged" checked' in body and 'value="' + "x" * 90 + '"' in body
+    assert "Ensure this value has at most 80 characters" in body
+    assert 'id="id_flagged" checked' not in client.get(URL).content.decode()  # nothing of it is kept

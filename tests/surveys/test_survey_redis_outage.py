@@ -138,3 +138,37 @@ def test_an_answer_is_stored_within_seconds_when_the_cache_redis_hangs(case, pri
     assert ratelimit.skipped_checks == skipped_before + 1
     assert "rate limit skipped: cache unavailable (TimeoutError)" in caplog.text
     assert token not in caplog.text
+
+
+def test_with_redis_up_a_submission_counts_both_limits_in_one_round_trip(case, private_redis, monkeypatch):
+    warm_invitation, _, warm_url = new_link(case)
+    assert_stored_with_a_thank_you(submit(warm_url)[0], warm_invitation)  # the pool holds a live connection
+    round_trips = []
+    send = redis.connection.Connection.send_packed_command
+    monkeypatch.setattr(redis.connection.Connection, "send_packed_command",
+                        lambda self, *args, **kwargs: round_trips.append(1) or send(self, *args, **kwargs))
+    address = f"2001:db8::{secrets.token_hex(4)}"
+    client = Client(REMOTE_ADDR=address)
+    for _ in range(2):
+        invitation, _, url = new_link(case)
+        round_trips.clear()
+        assert_stored_with_a_thank_you(client.post(url, ANSWERS), invitation)
+        assert len(round_trips) == 1  # the link's and the address's counter, in one MULTI/EXEC
+    (counter,) = private_redis.direct.keys(f"*ratelimit:address:{address}:*")
+    assert int(private_redis.direct.get(counter)) == 2  # this address, two submissions
+    counters = private_redis.direct.keys("*ratelimit:*")
+    assert len(counters) == 5  # the warm-up's link and address, these two links, this address
+    assert all(0 < private_redis.direct.ttl(key) <= 605 for key in counters)  # each expires with its window
+
+
+def test_with_redis_up_the_limits_still_refuse(case, private_redis, settings):
+    settings.SURVEY_RATE_LIMIT = {"per_link": 2, "per_address": 3, "unknown_per_address": 1, "window_seconds": 600}
+    _, _, url = new_link(case)
+    codes = [Client(REMOTE_ADDR=f"2001:db8::{secrets.token_hex(4)}").post(url, {"lang": "en"}).status_code
+             for _ in range(3)]
+    assert codes == [200, 200, 429]  # per link
+    address = f"2001:db8::{secrets.token_hex(4)}"
+    codes = [Client(REMOTE_ADDR=address).post(new_link(case)[2], {"lang": "en"}).status_code for _ in range(4)]
+    assert codes == [200, 200, 200, 429]  # per address, each on a link of its own
+    unknown = reverse("surveys:survey", args=[secrets.token_urlsafe(24)])
+    assert [Client(REMOTE_ADDR=address).get(unknown).status_code for _ in range(2)] == [404, 429]
