@@ -216,8 +216,10 @@ def run(args, url):
         rng = np.random.default_rng(args.seed)
         clinic = Clinic.objects.create(name="Bench clinic", slug="bench")
         therapist = User.objects.create_user("bench@example.test", "x", full_name="Bench Therapist", clinic=clinic)
-        client = Client()
-        client.force_login(therapist)
+        from tests.builders import verified_login
+
+        # Second factor verified: a bare force_login is sent to the second-factor page (issue 13.1).
+        client = verified_login(Client(), therapist)
         print(f"PostgreSQL database {name}: {SESSIONS} sessions per case, {args.requests} timed requests per page")
 
         started = time.perf_counter()
