@@ -2,10 +2,7 @@
 clinic's simulated steady courses, the completers' flagged share corrects it, and every evaluation
 uses the strictness it found."""
 
-import io
-
 import pytest
-from django.core.management import call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
@@ -17,6 +14,7 @@ from measures.models import ClinicCalibration, Instrument, Signal, SignalAction
 from measures.outcomes import MIN_COMPLETED_CASES, completed_flag_counts, completed_flag_rate, correct_budget
 from sessions_app.models import Case
 from tests.builders import give_history, make_case, make_user
+from tests.demo import seed_demo
 
 FLAGGY = [9, 9, 8.5, 9, 9, 9, 6.5]  # a confirmed drop to below the cutoff: warnings at strictness 1
 # Steady courses the budget's search simulates here (the nightly job: 1000). What these tests assert
@@ -128,7 +126,7 @@ def test_the_stored_strictness_costs_the_evaluation_no_query(therapist):
 
 @pytest.mark.django_db(transaction=True)
 def test_the_calibration_keeps_the_budget_and_a_lower_one_is_stricter():
-    call_command("seed_demo", stdout=io.StringIO())
+    seed_demo()
     clinic = Clinic.objects.get(slug="demo")
     assert clinic.false_flag_budget == 8
     at_8 = do_calibrate_clinic(clinic, courses=COURSES)
@@ -148,7 +146,7 @@ def test_the_calibration_keeps_the_budget_and_a_lower_one_is_stricter():
 
 @pytest.mark.django_db(transaction=True)
 def test_completers_flagged_above_or_below_the_budget_move_the_aim_once_there_are_twenty():
-    call_command("seed_demo", stdout=io.StringIO())
+    seed_demo()
     clinic = Clinic.objects.get(slug="demo")
     therapist = make_user(clinic, name="Fab Ricated")
     missing = MIN_COMPLETED_CASES - completed_flag_counts(clinic)[2]
