@@ -56,6 +56,7 @@ from early_warning import (  # noqa: E402
     score,
     tune,
 )
+from records import Record, Truth  # noqa: E402
 
 from measures.engine import EngineSettings  # noqa: E402
 from measures.engine.budget import DEFAULT_BUDGET, at_strictness, calibrate_strictness  # noqa: E402
@@ -167,26 +168,6 @@ SCENARIOS = (
         rupture_column=False,
     ),
 )
-
-
-@dataclass(slots=True)
-class Truth:
-    outcome: str
-    mechanism: str
-    is_rupture_free: bool
-    decline_start: int | None
-    last_attended: int | None
-
-
-@dataclass(slots=True)
-class Record:
-    """One participant's generated rows and ground truth."""
-
-    client_id: str
-    case_id: str
-    mechanism: str
-    truth: Truth
-    rows: list[dict[str, str]]
 
 
 # ---- the generator ---------------------------------------------------------------------------

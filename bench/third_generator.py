@@ -35,9 +35,16 @@ import argparse
 import csv
 import datetime
 import math
+import sys
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
+
+# the shared record type lives beside this file, whether it runs as a script or as bench.third_generator
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from records import Record, Truth  # noqa: E402
 
 COMPLETED = "completed"
 DROPOUT = "dropout"
@@ -107,26 +114,6 @@ SCENARIOS = (
     ),
 )
 SCENARIOS_BY_NAME = {sc.name: sc for sc in SCENARIOS}
-
-
-@dataclass(slots=True)
-class Truth:
-    outcome: str
-    mechanism: str
-    is_rupture_free: bool
-    decline_start: int | None
-    last_attended: int | None
-
-
-@dataclass(slots=True)
-class Record:
-    """One participant's replay rows and ground truth (bench/robustness.py's shape)."""
-
-    client_id: str
-    case_id: str
-    mechanism: str
-    truth: Truth
-    rows: list[dict[str, str]]
 
 
 @dataclass(slots=True)

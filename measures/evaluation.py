@@ -21,7 +21,7 @@ from sessions_app.models import Case, CaseEvent, Participant, TherapySession
 from . import engine
 from .actions.invitations import takes_new_checks
 from .definitions import SERIES
-from .engine.budget import at_strictness, calibrate_strictness
+from .engine.budget import COURSES, at_strictness, calibrate_strictness
 from .engine.calibration import compute_calibration
 from .engine.risk import RiskTable, compute_clinic_table
 from .models import (
@@ -693,7 +693,7 @@ CALIBRATION_MIN_RESPONSES = 100
 CALIBRATION_MIN_PARTICIPANTS = 30
 
 
-def do_calibrate_clinic(clinic, *, now=None):
+def do_calibrate_clinic(clinic, *, now=None, courses=COURSES):
     """Estimate the engine's reliability, spread and usual missed-check rate from the clinic's
     own data, Cronbach's alpha of each subscale's items for the clinic overview, and the
     strictness that keeps the clinic's false-flag budget (compute_clinic_budget).
@@ -704,7 +704,8 @@ def do_calibrate_clinic(clinic, *, now=None):
     an alpha near 1 that would make every wobble look "reliable". Spread is the SD of each client's
     first answered check. The risk refit (compute_clinic_risk) runs at the new strictness. Returns
     the ClinicCalibration, or None while the clinic has fewer than 100 answered checks from 30
-    clients (the instrument's defaults and the built-in thresholds then stay in use).
+    clients (the instrument's defaults and the built-in thresholds then stay in use). ``courses`` is
+    how many steady courses the budget's search simulates (calibrate_strictness).
     """
     instrument = Instrument.objects.latest_version(clinic.instrument_code)
     if instrument is None:
@@ -721,7 +722,9 @@ def do_calibrate_clinic(clinic, *, now=None):
         "engagement_rate": round(estimate.engagement_rate, 3),
     }
     settings = _psychometric_settings(clinic, ClinicCalibration(**psychometrics))
-    budget = compute_clinic_budget(clinic, series, settings, case_sizes=[len(people) for _case, people in cases])
+    budget = compute_clinic_budget(
+        clinic, series, settings, case_sizes=[len(people) for _case, people in cases], courses=courses
+    )
     if budget["strictness"] is not None:
         settings = at_strictness(settings, budget["strictness"])
     calibration, _ = ClinicCalibration.objects.update_or_create(
@@ -740,16 +743,16 @@ def do_calibrate_clinic(clinic, *, now=None):
     return calibration
 
 
-def compute_clinic_budget(clinic, series, settings, *, case_sizes=None):
+def compute_clinic_budget(clinic, series, settings, *, case_sizes=None, courses=COURSES):
     """ClinicCalibration's budget fields: the clinic's budget (a fraction), the budget aimed at
     once the completers' flagged share corrected it (measures.outcomes.correct_budget), and the
     strictness that keeps the latter on the clinic's simulated steady cases, as large as its
-    cases (``case_sizes``), with the share of clients it flags (None, None when the courses cannot
-    be modelled). One query beyond the engine's work."""
+    cases (``case_sizes``), with the share of clients it flags among ``courses`` simulated ones (None,
+    None when the courses cannot be modelled). One query beyond the engine's work."""
     budget = clinic.false_flag_budget / 100
     flagged, total, cases = completed_flag_counts(clinic)
     used = correct_budget(budget, flagged, total, cases)
-    fit = calibrate_strictness(series, settings, used, case_sizes=case_sizes)
+    fit = calibrate_strictness(series, settings, used, case_sizes=case_sizes, courses=courses)
     return {
         "budget": budget,
         "budget_used": round(used, 4),

@@ -7,6 +7,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 from django.test import Client
+from django.urls import reverse
 from django.utils import timezone
 from django_otp import DEVICE_ID_SESSION_KEY
 from django_otp.oath import totp
@@ -23,6 +24,25 @@ PASSWORD = "correct-horse-battery"
 RATING_CODES = ("goals_focus", "goals_agree", "tasks_sense", "tasks_fit", "bond_heard", "bond_trust")
 SHARED_CODES = ("shared_purpose", "shared_safety")
 _counter = itertools.count(1)
+
+# The clinic settings form (dashboard:clinic_settings) as it stands for a clinic on the default settings.
+CLINIC_SETTINGS_FORM = {
+    "alliance_cutoff": "7.0",
+    "invitation_expiry_days": "4",
+    "reminder_after_days": "2",
+    "time_zone": "UTC",
+    "languages": ["en", "es"],
+    "instrument_code": "alliance-check",
+    "sensitivity": "standard",
+    "false_flag_budget": "8",
+    "client_contact": "",
+    "notes_readers": "team",
+}
+
+
+def post_clinic_settings(client, **changes):
+    """Post the clinic settings form: the default settings with these fields changed."""
+    return client.post(reverse("dashboard:clinic_settings"), {**CLINIC_SETTINGS_FORM, **changes})
 
 
 def make_clinic(name=None, **fields):

@@ -12,31 +12,14 @@ from accounts.actions import do_change_clinic_settings
 from accounts.models import Clinic, ClinicSettingChange
 from measures import engine
 from measures.evaluation import engine_settings_for
-from tests.builders import make_invitation, make_response, make_session
-
-CURRENT = {
-    "alliance_cutoff": "7.0",
-    "invitation_expiry_days": "4",
-    "reminder_after_days": "2",
-    "time_zone": "UTC",
-    "languages": ["en", "es"],
-    "instrument_code": "alliance-check",
-    "sensitivity": "standard",
-    "false_flag_budget": "8",
-    "client_contact": "",
-    "notes_readers": "team",
-}
-
-
-def post(client, **changes):
-    return client.post(reverse("dashboard:clinic_settings"), {**CURRENT, **changes})
+from tests.builders import make_invitation, make_response, make_session, post_clinic_settings
 
 
 def test_an_admin_changes_settings_and_each_change_is_recorded(login, clinic, clinic_admin):
     client = login(clinic_admin)
     page = client.get(reverse("dashboard:clinic_settings"))
     assert page.status_code == 200 and "Flag sensitivity" in page.content.decode()
-    response = post(
+    response = post_clinic_settings(
         client,
         alliance_cutoff="6.5",
         time_zone="Europe/Madrid",
@@ -61,7 +44,7 @@ def test_an_admin_changes_settings_and_each_change_is_recorded(login, clinic, cl
 
 
 def test_saving_unchanged_settings_records_nothing(login, clinic_admin):
-    response = post(login(clinic_admin))
+    response = post_clinic_settings(login(clinic_admin))
     assert response.status_code == 302 and not ClinicSettingChange.objects.exists()
 
 
@@ -78,7 +61,7 @@ def test_saving_unchanged_settings_records_nothing(login, clinic_admin):
     ],
 )
 def test_invalid_settings_are_refused_and_nothing_changes(login, clinic, clinic_admin, changes):
-    response = post(login(clinic_admin), **changes)
+    response = post_clinic_settings(login(clinic_admin), **changes)
     assert response.status_code == 200 and "is-invalid" in response.content.decode()
     assert not ClinicSettingChange.objects.exists()
     clinic.refresh_from_db()
@@ -88,13 +71,13 @@ def test_invalid_settings_are_refused_and_nothing_changes(login, clinic, clinic_
 def test_therapists_cannot_change_settings(login, clinic, therapist):
     client = login(therapist)
     assert client.get(reverse("dashboard:clinic_settings")).status_code == 403
-    assert post(client, alliance_cutoff="5.0").status_code == 403
+    assert post_clinic_settings(client, alliance_cutoff="5.0").status_code == 403
     clinic.refresh_from_db()
     assert clinic.alliance_cutoff == 7
 
 
 def test_an_admin_changes_only_their_own_clinic(login, clinic, outsider, clinic_admin):
-    post(login(clinic_admin), alliance_cutoff="5.0")
+    post_clinic_settings(login(clinic_admin), alliance_cutoff="5.0")
     outsider.clinic.refresh_from_db()
     assert outsider.clinic.alliance_cutoff == 7 and Clinic.objects.get(pk=clinic.pk).alliance_cutoff == 5
 

@@ -11,7 +11,6 @@ import zoneinfo
 from datetime import timedelta
 
 import pytest
-from django.core.management import call_command
 from django.urls import reverse
 from django.utils import timezone
 
@@ -20,6 +19,7 @@ from measures.management.commands.seed_demo import ADMIN, DEMO_PASSWORD, DEMO_SL
 from measures.models import SurveyInvitation
 from sessions_app.models import Case, CaseEvent, TherapySession
 from tests.browser.test_survey import axe_violations
+from tests.demo import seed_demo
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser]
 
@@ -63,7 +63,7 @@ def assert_axe_clean(page, where):
 def test_an_admin_onboards_a_therapist_and_runs_a_couple_case_from_invitation_to_dropout(
     page, browser, live_server, mailoutbox, artifacts
 ):
-    call_command("seed_demo", verbosity=0)
+    seed_demo()
     clinic = Clinic.objects.get(slug=DEMO_SLUG)
     zone = zoneinfo.ZoneInfo(clinic.time_zone)
 
@@ -171,7 +171,7 @@ def test_an_admin_onboards_a_therapist_and_runs_a_couple_case_from_invitation_to
 
 
 def test_every_page_issue_11_added_passes_axe(page, browser, live_server, mailoutbox):
-    call_command("seed_demo", verbosity=0)
+    seed_demo()
     clinic = Clinic.objects.get(slug=DEMO_SLUG)
     case = Case.objects.filter(clinic=clinic, kind=Case.Kind.COUPLE, status=Case.Status.ACTIVE).first()
     participant = case.participants.first()

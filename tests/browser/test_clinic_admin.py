@@ -3,13 +3,13 @@
 import re
 
 import pytest
-from django.core.management import call_command
 from django.urls import reverse
 
 from accounts.models import User
 from measures.management.commands.seed_demo import ADMIN, DEMO_PASSWORD
 from tests.browser.signin import sign_in
 from tests.browser.test_survey import axe_violations
+from tests.demo import seed_demo
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser]
 
@@ -22,7 +22,7 @@ def log_in(page, email, password=DEMO_PASSWORD, lands_on="**/clinic/"):
 
 
 def test_the_admin_invites_a_therapist_who_sets_a_password_and_logs_in(page, mailoutbox, artifacts):
-    call_command("seed_demo", verbosity=0)
+    seed_demo()
     log_in(page, ADMIN[0])
     page.screenshot(path=str(artifacts / "admin-clinic-home.png"), full_page=True)
     page.goto(reverse("accounts:users"))
@@ -46,7 +46,7 @@ def test_the_admin_invites_a_therapist_who_sets_a_password_and_logs_in(page, mai
 
 
 def test_the_new_pages_pass_axe(page, mailoutbox):
-    call_command("seed_demo", verbosity=0)
+    seed_demo()
     log_in(page, ADMIN[0])
     signed_in = [
         reverse("dashboard:clinic_home"),

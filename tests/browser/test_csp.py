@@ -1,7 +1,6 @@
 """The pages run under their Content-Security-Policy in real Chromium with no violation at all."""
 
 import pytest
-from django.core.management import call_command
 from django.urls import reverse
 
 from accounts.models import User
@@ -9,6 +8,7 @@ from measures.management.commands.seed_demo import DEMO_PASSWORD, DEMO_SLUG
 from sessions_app.models import Case
 from tests.browser.signin import sign_in
 from tests.builders import PASSWORD, make_invitation, make_session
+from tests.demo import seed_demo
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser]
 
@@ -46,7 +46,7 @@ def log_in(page, email, password, path="/login/"):
 
 def test_staff_and_survey_pages_have_no_csp_violation(watched):
     page, violations = watched
-    call_command("seed_demo", verbosity=0)
+    seed_demo()
     couple = Case.objects.filter(clinic__slug=DEMO_SLUG, kind="couple", status="active").first()
     session = make_session(couple)
     participant = couple.participants.first()

@@ -3,7 +3,6 @@
 import re
 
 import pytest
-from django.core.management import call_command
 from django.db.models import F
 
 from measures.management.commands.seed_demo import DEMO_PASSWORD, DEMO_SLUG
@@ -11,6 +10,7 @@ from measures.models import CaseEvaluation, Signal
 from measures.repairs import suggestions_for
 from sessions_app.models import Case
 from tests.browser.signin import sign_in
+from tests.demo import seed_demo
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser]
 
@@ -38,7 +38,7 @@ def therapist_with_a_declining_client():
 
 
 def test_a_therapist_finds_acknowledges_and_resolves_a_declining_client(page, artifacts):
-    call_command("seed_demo", verbosity=0)
+    seed_demo()
     therapist, case = therapist_with_a_declining_client()
 
     sign_in(page, therapist.email, DEMO_PASSWORD)
@@ -104,7 +104,7 @@ def test_a_therapist_finds_acknowledges_and_resolves_a_declining_client(page, ar
 
 
 def test_the_case_page_prints_as_a_clean_report(page, artifacts):
-    call_command("seed_demo", verbosity=0)
+    seed_demo()
     therapist, case = therapist_with_a_declining_client()
     sign_in(page, therapist.email, DEMO_PASSWORD)
     page.wait_for_url("**/caseload/")
@@ -126,7 +126,7 @@ def test_the_case_page_prints_as_a_clean_report(page, artifacts):
 
 
 def test_a_couples_case_page_shows_one_line_per_partner(page, artifacts):
-    call_command("seed_demo", verbosity=0)
+    seed_demo()
     couple = riskiest_cases().filter(case__kind=Case.Kind.COUPLE).select_related("case__therapist").first().case
     sign_in(page, couple.therapist.email, DEMO_PASSWORD)
     page.wait_for_url("**/caseload/")

@@ -3,19 +3,19 @@
 import json
 
 import pytest
-from django.core.management import call_command
 from django.urls import reverse
 from fhir.resources.R4B.bundle import Bundle
 
 from measures.management.commands.seed_demo import ADMIN, DEMO_PASSWORD
 from measures.models import ExportRecord
 from tests.browser.signin import sign_in
+from tests.demo import seed_demo
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser]
 
 
 def test_the_admin_downloads_each_export(page, tmp_path):
-    call_command("seed_demo", verbosity=0)
+    seed_demo()
     sign_in(page, ADMIN[0], DEMO_PASSWORD)
     page.wait_for_load_state()
     page.goto(reverse("dashboard:exports"))

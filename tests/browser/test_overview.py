@@ -3,13 +3,13 @@
 import re
 
 import pytest
-from django.core.management import call_command
 
 from measures.management.commands.seed_demo import ADMIN, DEMO_PASSWORD, DEMO_SLUG
 from measures.models import Signal
 from measures.tasks import compute_clinic_overviews
 from sessions_app.models import Case
 from tests.browser.signin import sign_in  # noqa: E402
+from tests.demo import seed_demo
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser]
 
@@ -19,7 +19,7 @@ def log_in(page, email):
 
 
 def test_the_admin_opens_the_overview(page, artifacts):
-    call_command("seed_demo", verbosity=0)
+    seed_demo()
     compute_clinic_overviews()
     log_in(page, ADMIN[0])
     page.get_by_role("link", name="Overview").click()
@@ -36,7 +36,7 @@ def test_the_admin_opens_the_overview(page, artifacts):
 
 
 def test_the_case_report_prints_on_one_page(page, artifacts):
-    call_command("seed_demo", verbosity=0)
+    seed_demo()
     case = (
         Case.objects.filter(clinic__slug=DEMO_SLUG, signals__status=Signal.Status.OPEN)
         .exclude(signals__severity="info")

@@ -2,7 +2,6 @@
 "No-show" on an answered session asks first, and cancelling changes nothing."""
 
 import pytest
-from django.core.management import call_command
 from django.utils import timezone
 from playwright.sync_api import expect
 
@@ -10,6 +9,7 @@ from measures.management.commands.seed_demo import DEMO_PASSWORD, DEMO_SLUG
 from measures.models import CaseEvaluation, Response, SignalAction
 from sessions_app.models import CaseEvent, TherapySession
 from tests.browser.signin import sign_in
+from tests.demo import seed_demo
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser]
 
@@ -38,7 +38,7 @@ def record_of(case):
 
 
 def test_a_misclicked_no_show_asks_first_and_cancelling_changes_nothing(page, artifacts):
-    call_command("seed_demo", verbosity=0)
+    seed_demo()
     session = an_answered_session()
     case = session.case
     before = record_of(case)

@@ -1,13 +1,13 @@
 """The staff pages pass axe (no serious or critical violation) and reflow on a 320 px screen."""
 
 import pytest
-from django.core.management import call_command
 from django.urls import reverse
 
 from measures.management.commands.seed_demo import DEMO_PASSWORD, DEMO_SLUG
 from sessions_app.models import Case
 from tests.browser.signin import sign_in
 from tests.browser.test_survey import axe_violations
+from tests.demo import seed_demo
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser]
 
@@ -18,7 +18,7 @@ def log_in(page, email):
 
 
 def test_staff_pages_pass_axe_and_fit_a_narrow_screen(page):
-    call_command("seed_demo", verbosity=0)
+    seed_demo()
     couple = Case.objects.filter(clinic__slug=DEMO_SLUG, kind="couple", status="active").first()
     log_in(page, couple.therapist.email)
     paths = [

@@ -12,26 +12,10 @@ from accounts.models import Clinic, ClinicSettingChange
 from dashboard.clinic import budget_report
 from measures.models import ClinicCalibration, Instrument, Signal
 from sessions_app.models import Case
-from tests.builders import make_case
+from tests.builders import make_case, post_clinic_settings
 
 URL = reverse("dashboard:clinic_settings")
-CURRENT = {
-    "alliance_cutoff": "7.0",
-    "invitation_expiry_days": "4",
-    "reminder_after_days": "2",
-    "time_zone": "UTC",
-    "languages": ["en", "es"],
-    "instrument_code": "alliance-check",
-    "sensitivity": "standard",
-    "false_flag_budget": "8",
-    "client_contact": "",
-    "notes_readers": "team",
-}
 BUDGET_ERROR = "Enter a whole percent from 1 to 30."
-
-
-def post(client, **changes):
-    return client.post(URL, {**CURRENT, **changes})
 
 
 def calibrate(clinic, **fields):
@@ -61,7 +45,7 @@ def test_an_admin_sets_the_budget_and_the_change_is_recorded(login, clinic, clin
     page = text(client.get(URL))
     assert "Flag budget (%)" in page and 'name="false_flag_budget" value="8"' in page
     assert "At most this share of clients who stay in therapy should ever be flagged over a course." in page
-    response = post(client, false_flag_budget="5")
+    response = post_clinic_settings(client, false_flag_budget="5")
     assert response.status_code == 302
     assert Clinic.objects.get(pk=clinic.pk).false_flag_budget == 5
     change = ClinicSettingChange.objects.get(clinic=clinic)
@@ -72,7 +56,7 @@ def test_an_admin_sets_the_budget_and_the_change_is_recorded(login, clinic, clin
 
 @pytest.mark.parametrize("value", ["0", "31", "abc", "7.5", ""])
 def test_a_budget_outside_one_to_thirty_is_refused_and_nothing_is_saved(login, clinic, clinic_admin, value):
-    response = post(login(clinic_admin), false_flag_budget=value, alliance_cutoff="6.0")
+    response = post_clinic_settings(login(clinic_admin), false_flag_budget=value, alliance_cutoff="6.0")
     assert response.status_code == 200 and BUDGET_ERROR in text(response)
     assert not ClinicSettingChange.objects.exists()
     clinic.refresh_from_db()
@@ -144,7 +128,7 @@ def test_the_settings_page_reads_the_budget_figures_in_two_queries(login, clinic
 def test_therapists_neither_see_nor_change_the_budget(login, clinic, therapist):
     client = login(therapist)
     assert client.get(URL).status_code == 403
-    assert post(client, false_flag_budget="20").status_code == 403
+    assert post_clinic_settings(client, false_flag_budget="20").status_code == 403
     assert Clinic.objects.get(pk=clinic.pk).false_flag_budget == 8
 
 
@@ -154,7 +138,7 @@ def test_an_admin_of_another_clinic_sees_and_changes_only_their_own(login, clini
     calibrate(clinic, budget_achieved=0.123)
     page = text(login(outsider).get(URL))
     assert "12.3%" not in page and "Flag budget 8%." in page
-    post(login(outsider), false_flag_budget="3")
+    post_clinic_settings(login(outsider), false_flag_budget="3")
     assert Clinic.objects.get(pk=clinic.pk).false_flag_budget == 8
     assert Clinic.objects.get(pk=outsider.clinic_id).false_flag_budget == 3
 

@@ -1,6 +1,5 @@
 """Re-evaluating a case reconciles its flags idempotently: one open flag per participant and kind."""
 
-import io
 import re
 import threading
 
@@ -10,6 +9,7 @@ from django.db import connection
 from measures.evaluation import do_evaluate_case
 from measures.models import CaseEvaluation, Signal, SignalAction
 from tests.builders import give_history, make_response, make_session
+from tests.demo import seed_demo
 
 STEADY_THEN_FALLING = [9, 9, 8.5, 9, 9, 9, 6, 5.5]
 
@@ -105,14 +105,13 @@ def test_concurrent_evaluations_leave_one_flag_per_kind(postgres, case):
 
 @pytest.mark.django_db(transaction=True)
 def test_a_clinic_with_enough_data_gets_its_own_reliability_and_spread():
-    from django.core.management import call_command
-
     from accounts.models import Clinic
     from measures.evaluation import do_calibrate_clinic, engine_settings_for
 
-    call_command("seed_demo", stdout=io.StringIO())
+    seed_demo()
     clinic = Clinic.objects.get(slug="demo")
-    calibration = do_calibrate_clinic(clinic)
+    # the psychometrics are under test, not the budget's search: a few simulated courses do
+    calibration = do_calibrate_clinic(clinic, courses=100)
     assert calibration is not None and calibration.responses >= 100 and calibration.first_sessions >= 30
     assert set(calibration.reliability) == {"total", "goals", "tasks", "bond"}
     assert all(0.3 <= value <= 0.97 for value in calibration.reliability.values())
@@ -124,7 +123,7 @@ def test_a_clinic_with_enough_data_gets_its_own_reliability_and_spread():
     assert settings.reliability["total"] == calibration.reliability["total"]
     assert settings.engagement_prior_rate == calibration.engagement_rate
     # Same data, same numbers.
-    again = do_calibrate_clinic(clinic)
+    again = do_calibrate_clinic(clinic, courses=100)
     assert (again.reliability, again.spread, again.alpha) == (
         calibration.reliability,
         calibration.spread,

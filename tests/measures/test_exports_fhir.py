@@ -4,7 +4,6 @@ exported Questionnaire's weights score each exported QuestionnaireResponse to th
 from decimal import ROUND_HALF_UP, Decimal
 
 import pytest
-from django.core.management import call_command
 from fhir.resources.R4B import get_fhir_model_class
 from pydantic import ValidationError
 
@@ -23,6 +22,7 @@ from measures.exports.fhir import (
 from measures.models import Instrument, Item, Response, Signal
 from sessions_app.models import Case
 from tests.builders import give_history, make_case, make_response, make_session
+from tests.demo import seed_demo
 
 # The codes of the required bindings used (fhir.resources checks structure and types, not codes).
 REQUIRED_CODES = {
@@ -66,7 +66,7 @@ def _weighted_scores(questionnaire_json, response_json):
 
 @pytest.mark.django_db(transaction=True)
 def test_every_resource_of_the_demo_validates_and_scores_to_the_stored_scores():
-    call_command("seed_demo")
+    seed_demo()
     clinic = Clinic.objects.get(slug="demo")
     bundle, count = build_bundle(ExportScope(clinic))
     validate_bundle(bundle)
