@@ -14,6 +14,7 @@ from measures.exports.replay import COLUMNS, replay_options, replay_rows
 from measures.models import Signal
 from sessions_app.models import Case, TherapySession
 from tests.builders import give_history, make_case, make_session
+from tests.demo import seed_demo
 
 
 def _write(path, rows):
@@ -26,7 +27,7 @@ def _write(path, rows):
 @pytest.mark.django_db(transaction=True)
 def test_a_replay_of_the_export_gives_the_live_apps_flags(tmp_path):
     # The demo is evaluated by the real do_evaluate_case as it is seeded (on commit).
-    call_command("seed_demo")
+    seed_demo()
     clinic = Clinic.objects.get(slug="demo")
     settings = engine_settings_for(clinic)
     source, target = tmp_path / "history.csv", tmp_path / "flags.csv"

@@ -14,6 +14,7 @@ from measures.exports.replay import COLUMNS, replay_options, replay_rows
 from measures.models import ClinicCalibration, Instrument
 from sessions_app.models import Case
 from tests.builders import make_clinic
+from tests.demo import seed_demo
 from tests.measures.test_replay import GOOD, replay
 
 
@@ -72,7 +73,7 @@ def test_the_options_name_what_the_live_app_uses():
 def test_a_calibrated_cautious_clinic_replays_to_its_own_flags(tmp_path):
     """The demo clinic made cautious, with a stored strictness and usual rate of missed checks as
     the nightly calibration leaves them: the export's options carry all three to `replay`."""
-    call_command("seed_demo")
+    seed_demo()
     clinic = Clinic.objects.get(slug="demo")
     clinic.sensitivity = "cautious"
     clinic.save(update_fields=["sensitivity"])
