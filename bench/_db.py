@@ -4,6 +4,7 @@ libpq reads the URL itself (user, percent-encoded password, a Unix socket host, 
 so every form DATABASE_URL accepts works here too.
 """
 
+import os
 from contextlib import contextmanager
 from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
@@ -36,3 +37,22 @@ def scratch_database(url, name=None, *, keep=False):
     finally:
         if not keep:
             _run_on_server(admin_url, "DROP DATABASE IF EXISTS {} WITH (FORCE)", name)
+
+
+def bench_clinic(url):
+    """Django set up on the scratch database at `url` (production-like logging, tasks in-process),
+    migrated, the bundled instruments loaded; returns a new clinic to seed."""
+    os.environ.update({"DATABASE_URL": url, "DEBUG": "0", "ALLIANCE_ENV": "test", "LOG_LEVEL": "WARNING"})
+    os.environ.pop("REDIS_URL", None)
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "alliance_site.settings")
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    from accounts.models import Clinic
+    from measures.actions.instruments import do_load_bundled_instruments
+
+    call_command("migrate", verbosity=0)
+    do_load_bundled_instruments()
+    return Clinic.objects.create(name="Bench clinic", slug="bench")

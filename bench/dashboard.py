@@ -11,7 +11,6 @@ percentiles and query counts; it never passes or fails on time (targets: caseloa
 """
 
 import argparse
-import os
 import statistics
 import sys
 import time
@@ -22,7 +21,7 @@ from urllib.parse import unquote, urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from bench._db import scratch_database  # noqa: E402  (after the path is set)
+from bench._db import bench_clinic, scratch_database  # noqa: E402  (after the path is set)
 
 SESSIONS = 50
 
@@ -195,26 +194,15 @@ def main():
 def run(args, url):
     """Seed, evaluate and time on the scratch database at `url`."""
     name = unquote(urlsplit(url).path.lstrip("/"))
-    os.environ.update({"DATABASE_URL": url, "DEBUG": "0", "ALLIANCE_ENV": "test", "LOG_LEVEL": "WARNING"})
-    os.environ.pop("REDIS_URL", None)
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "alliance_site.settings")
-    import django
-
-    django.setup()
+    clinic = bench_clinic(url)
     import numpy as np
-    from django.core.management import call_command
     from django.db import connections
     from django.test import Client
 
-    from accounts.models import Clinic, User
+    from accounts.models import User
 
     try:
-        call_command("migrate", verbosity=0)
-        from measures.actions.instruments import do_load_bundled_instruments
-
-        do_load_bundled_instruments()
         rng = np.random.default_rng(args.seed)
-        clinic = Clinic.objects.create(name="Bench clinic", slug="bench")
         therapist = User.objects.create_user("bench@example.test", "x", full_name="Bench Therapist", clinic=clinic)
         from tests.builders import verified_login
 

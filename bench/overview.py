@@ -11,7 +11,6 @@ cached payload's size; never passes or fails on time.
 
 import argparse
 import json
-import os
 import statistics
 import sys
 import time
@@ -22,7 +21,7 @@ from urllib.parse import unquote, urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from bench._db import scratch_database  # noqa: E402  (after the path is set)
+from bench._db import bench_clinic, scratch_database  # noqa: E402  (after the path is set)
 
 SESSIONS = 16
 THERAPISTS = 10
@@ -162,26 +161,16 @@ def main():
 
 def run(args, url):
     name = unquote(urlsplit(url).path.lstrip("/"))
-    os.environ.update({"DATABASE_URL": url, "DEBUG": "0", "ALLIANCE_ENV": "test", "LOG_LEVEL": "WARNING"})
-    os.environ.pop("REDIS_URL", None)
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "alliance_site.settings")
-    import django
-
-    django.setup()
+    clinic = bench_clinic(url)
     import numpy as np
-    from django.core.management import call_command
     from django.db import connection, connections
     from django.test.utils import CaptureQueriesContext
 
-    from accounts.models import Clinic, User
-    from measures.actions.instruments import do_load_bundled_instruments
+    from accounts.models import User
     from measures.models import ClinicOverview
     from measures.tasks import compute_clinic_overviews
 
     try:
-        call_command("migrate", verbosity=0)
-        do_load_bundled_instruments()
-        clinic = Clinic.objects.create(name="Bench clinic", slug="bench")
         therapists = [
             User.objects.create_user(f"t{i}@example.test", "x", full_name=f"Therapist {i}", clinic=clinic)
             for i in range(THERAPISTS)
