@@ -11,8 +11,9 @@ rounded as the data are. L is the client's usual level per subscale (a bootstrap
 clients, each with its own attendance habits and course length), u a session state shared by the
 subscales with carry-over rho (AR(1) over scheduled sessions), e_s subscale noise. Successive
 differences identify the parts without centring on each client's mean (which biases short series):
-for the total, V(k) = E[(T(t+k) − T(t))²]/2 = σ_u²(1 − ρ^k) + σ_e²/3, and the subscales' spread
-around their total gives σ_e.
+for the total, V(k) = E[(T(t+k) − T(t))²]/2 = σ_u²(1 − ρ^k) + σ_e²/3, fitted over k = 1 … LAGS,
+and the subscales' spread around their total gives σ_e. The state's shocks have the shape of the
+clinic's standardized changes, and no-shows and skipped checks cluster as the clinic's do.
 """
 
 from __future__ import annotations
