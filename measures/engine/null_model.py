@@ -18,6 +18,7 @@ clinic's standardized changes, and no-shows and skipped checks cluster as the cl
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import math
 import statistics
@@ -42,6 +43,8 @@ LEVEL_CENSORED_MAX = 0.95  # a client always at full marks sits "somewhat" above
 STEP_DIVISIONS = (*range(1, 201), 1000)
 SHAPES = 200  # quantiles kept of the standardized changes
 PERSISTENCE_MAX = 0.8
+PILOT_COURSES = 300  # steady cases simulated to see how often rounding alone repeats an answer
+REPEAT_MAX = 0.5
 LAGS = 6  # the carry-over is read from differences up to this many sessions apart
 STEP_TOLERANCE = 0.0051  # files round to two decimals
 START = datetime.date(2024, 1, 1)
@@ -76,6 +79,7 @@ class NullModel:
     participants: int  # clients with 3+ checks; ``clients`` holds those without a dip or a slide
     case_sizes: tuple[int, ...] = (1,)  # participants per case, one entry per case of the clinic
     shapes: tuple[float, ...] = ()  # standardized session-to-session changes; () draws Gaussian shocks
+    repeat_share: float = 0.0  # chance a subscale's answer is the previous check's, beyond rounding's
     no_show_persistence: float = 0.0  # lag-1 correlation of a client's no-shows (they cluster)
     skip_persistence: float = 0.0  # ... of a client's skipped checks, over attended sessions
 
@@ -402,7 +406,7 @@ def fit_null_model(
     scheduled = sum(p.scheduled for p in profiles)
     no_shows = sum(p.no_shows for p in profiles)
     clients = _clients(profiles, top, noise)
-    return NullModel(
+    model = NullModel(
         clients=clients,
         state_sd=round(state_sd, 4),
         item_sd=round(math.sqrt(max(item_sd**2 - rounding, 0.0)), 4),
@@ -421,6 +425,7 @@ def fit_null_model(
         no_show_persistence=_persistence([p.missed for p in profiles]),
         skip_persistence=_persistence([p.skipped for p in profiles]),
     )
+    return _with_repeats(model, profiles, top)
 
 
 def _round(values: np.ndarray, model: NullModel) -> np.ndarray:
@@ -459,11 +464,16 @@ def _member(
         states.append(value)
         value = model.rho * value + shock
     latent = np.asarray(client.levels)[None, :] + np.asarray(states)[:, None]
-    scores = _round(latent + rng.normal(0, model.item_sd, (n, 3)), model).tolist()
+    scores = _round(latent + rng.normal(0, model.item_sd, (n, 3)), model)
     present = np.asarray(attended)
     answered = present.copy()
     answered[present] = ~_events(int(present.sum()), client.skip_rate, model.skip_persistence, rng)
-    answered = answered.tolist()
+    if model.repeat_share > 0:  # an answer as given at the check before (lazy answering)
+        asked = np.flatnonzero(answered)
+        copies = rng.random((len(asked), 3)) < model.repeat_share
+        for k in range(1, len(asked)):
+            scores[asked[k], copies[k]] = scores[asked[k - 1], copies[k]]
+    scores, answered = scores.tolist(), answered.tolist()
     says = (rng.random(n) < model.rupture_answer_share).tolist()
     return [
         Observation(
@@ -487,6 +497,31 @@ def _null_case(model: NullModel, rng: np.random.Generator, gaps: np.ndarray, nam
         (name if size == 1 else f"{name}-{k + 1}"): _member(model, c, rng, attended, days)
         for k, c in enumerate(members)
     }
+
+
+def _repeats(courses: Iterable[Sequence[tuple[float, float, float]]], top: float) -> float:
+    """Share of subscale answers equal to the same subscale's at the check before (pairs both at
+    full marks left out: the scale, not the client, repeats those)."""
+    same = total = 0
+    for rows in courses:
+        for a, b in zip(rows, rows[1:], strict=False):
+            for x, y in zip(a, b, strict=True):
+                if x < top - 1e-9 or y < top - 1e-9:
+                    same += x == y
+                    total += 1
+    return same / total if total else 0.0
+
+
+def _with_repeats(model: NullModel, profiles: Sequence[_Profile], top: float) -> NullModel:
+    """``model`` with the repeat share that makes its courses repeat answers as often as the
+    clients do (read against a pilot simulation without repeats: rounding repeats some)."""
+    observed = _repeats((p.rows for p in profiles), top)
+    pilot = simulate_null_courses(model, PILOT_COURSES, seed=0)
+    simulated = _repeats(([_scores(o) for o in obs if _scores(o)] for c in pilot for obs in c.values()), top)
+    if simulated >= 1.0:
+        return model
+    share = min(REPEAT_MAX, max(0.0, (observed - simulated) / (1.0 - simulated)))
+    return dataclasses.replace(model, repeat_share=round(share, 4))
 
 
 def simulate_null_courses(model: NullModel, n: int, seed: int) -> list[dict[str, list[Observation]]]:

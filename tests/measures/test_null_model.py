@@ -221,3 +221,15 @@ def test_clustered_no_shows_are_simulated_as_clusters():
     plain = fit_null_model(series_of(simulate_null_courses(known_model(0.3, 0.5, 0.5, 0.5), 800, seed=16)), SETTINGS)
     assert plain.no_show_persistence < 0.1
     assert plain.skip_persistence < 0.1
+
+
+def test_answers_repeated_from_the_check_before_are_repeated_as_often():
+    model = known_model(0.3, 0.5, 0.5, 0.5)
+    plain = fit_null_model(series_of(simulate_null_courses(model, 600, seed=19)), SETTINGS)
+    assert plain.repeat_share < 0.03  # rounding's own repeats are not lazy answering
+    rng = np.random.default_rng(20)
+    lazy = [copied(s, 0.2, rng) for s in series_of(simulate_null_courses(model, 600, seed=19))]
+    fitted = fit_null_model(lazy, SETTINGS)
+    assert fitted.repeat_share == pytest.approx(0.2, abs=0.05)
+    again = fit_null_model(series_of(simulate_null_courses(fitted, 600, seed=21)), SETTINGS)
+    assert again.repeat_share > 0.1  # the simulation repeats answers too
