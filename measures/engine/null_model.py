@@ -11,12 +11,14 @@ rounded as the data are. L is the client's usual level per subscale (a bootstrap
 clients, each with its own attendance habits and course length), u a session state shared by the
 subscales with carry-over rho (AR(1) over scheduled sessions), e_s subscale noise. Successive
 differences identify the parts without centring on each client's mean (which biases short series):
-for the total, V(k) = E[(T(t+k) − T(t))²]/2 = σ_u²(1 − ρ^k) + σ_e²/3, and the subscales' spread
-around their total gives σ_e.
+for the total, V(k) = E[(T(t+k) − T(t))²]/2 = σ_u²(1 − ρ^k) + σ_e²/3, fitted over k = 1 … LAGS,
+and the subscales' spread around their total gives σ_e. The state's shocks have the shape of the
+clinic's standardized changes, and no-shows and skipped checks cluster as the clinic's do.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import math
 import statistics
@@ -37,8 +39,13 @@ SCREENINGS = 2
 NEAR_TOP = 2.0  # noise is read from clients this many SDs below the top
 PRIOR_MAX = 1e6  # a Beta prior this heavy is the clinic's rate for everyone
 LEVEL_CENSORED_MAX = 0.95  # a client always at full marks sits "somewhat" above the top
-# Coarsest first: one answer step per scale range / k (0–10: 1, .5, 5/12, 1/3, .25, .2, 1/6, .1, .05, .01).
-STEP_DIVISIONS = (10, 20, 24, 30, 40, 50, 60, 100, 200, 1000)
+# Coarsest first: one answer step per scale range / k (any k up to 200: three 1–7 items make 18), then .01.
+STEP_DIVISIONS = (*range(1, 201), 1000)
+SHAPES = 200  # quantiles kept of the standardized changes
+PERSISTENCE_MAX = 0.8
+PILOT_COURSES = 300  # steady cases simulated to see how often rounding alone repeats an answer
+REPEAT_MAX = 0.5
+LAGS = 6  # the carry-over is read from differences up to this many sessions apart
 STEP_TOLERANCE = 0.0051  # files round to two decimals
 START = datetime.date(2024, 1, 1)
 
@@ -71,6 +78,10 @@ class NullModel:
     scale: tuple[float, float]
     participants: int  # clients with 3+ checks; ``clients`` holds those without a dip or a slide
     case_sizes: tuple[int, ...] = (1,)  # participants per case, one entry per case of the clinic
+    shapes: tuple[float, ...] = ()  # standardized session-to-session changes; () draws Gaussian shocks
+    repeat_share: float = 0.0  # chance a subscale's answer is the previous check's, beyond rounding's
+    no_show_persistence: float = 0.0  # lag-1 correlation of a client's no-shows (they cluster)
+    skip_persistence: float = 0.0  # ... of a client's skipped checks, over attended sessions
 
     @property
     def typical_length(self) -> float:
@@ -92,11 +103,12 @@ def estimate_step(values: Sequence[float], scale: tuple[float, float]) -> float 
     if not values:
         return None
     low, high = scale
-    data = np.asarray(values, dtype=float) - low
+    # the distinct values and their counts: a file has few, however many answers it holds
+    data, counts = np.unique(np.round(np.asarray(values, dtype=float) - low, 6), return_counts=True)
     for k in STEP_DIVISIONS:
         step = (high - low) / k
         off = np.abs(data - np.rint(data / step) * step)
-        if np.mean(off <= min(STEP_TOLERANCE, step / 4)) >= 0.99:
+        if counts[off <= min(STEP_TOLERANCE, step / 4)].sum() >= 0.99 * counts.sum():
             return step
     return None
 
@@ -123,6 +135,8 @@ class _Profile:
     rows: list[tuple[float, float, float]]  # the complete checks' subscale scores
     scheduled: int
     no_shows: int
+    missed: tuple[bool, ...]  # no-show or not, per settled session but the last (attended by construction)
+    skipped: tuple[bool, ...]  # without a complete check or not, per attended session
     skips: int
     ruptures: int  # complete checks with a rupture answer
     usual: float  # median total
@@ -132,25 +146,24 @@ class _Profile:
     is_ceiling: bool  # more than CEILING_CLIENT of the answers at full marks
     medians: list[float]  # per subscale
     top_shares: list[float]  # per subscale, answers at full marks
-    lag1: list[float]  # differences of totals one session apart (not both at full marks)
-    lag2: list[float]  # ... two sessions apart
+    lags: tuple[list[float], ...]  # differences of totals 1 … LAGS sessions apart (not both at full marks)
     spread: list[float]  # lag-1 differences of each subscale's distance from its total
 
 
-def _lagged(sessions: list[int], rows: list[tuple], totals: list[float], top: float) -> tuple[list, list, list]:
+def _lagged(sessions: list[int], rows: list[tuple], totals: list[float], top: float) -> tuple[tuple, list]:
     distance = [[v - t for v in row] for row, t in zip(rows, totals, strict=True)]
     at_top = [min(row) >= top - 1e-9 for row in rows]
     where = {n: i for i, n in enumerate(sessions)}
-    lag1, lag2, spread = [], [], []
+    lags, spread = tuple([] for _ in range(LAGS)), []
     for i, n in enumerate(sessions):
-        for lag, out in ((1, lag1), (2, lag2)):
+        for lag, out in enumerate(lags, start=1):
             j = where.get(n + lag)
             if j is not None and not (at_top[i] and at_top[j]):
                 out.append(totals[j] - totals[i])
         j = where.get(n + 1)
         if j is not None and not (at_top[i] or at_top[j]):
             spread.extend(b - a for a, b in zip(distance[i], distance[j], strict=True))
-    return lag1, lag2, spread
+    return lags, spread
 
 
 def _profile(observations: Sequence[Observation], top: float) -> _Profile | None:
@@ -164,11 +177,14 @@ def _profile(observations: Sequence[Observation], top: float) -> _Profile | None
     opening = statistics.median(totals[: max(MIN_CHECKS, (len(totals) + 1) // 2)])
     columns = list(zip(*rows, strict=True))
     top_shares = [sum(v >= top - 1e-9 for v in column) / len(rows) for column in columns]
-    lag1, lag2, spread = _lagged([o.session_number for o, _ in scored], rows, totals, top)
+    sessions = [o.session_number for o, _ in scored]
+    lags, spread = _lagged(sessions, rows, totals, top)
     return _Profile(
         rows=rows,
         scheduled=len(settled),
         no_shows=sum(1 for o in settled if not o.attended),
+        missed=tuple(not o.attended for o in settled[:-1]),
+        skipped=tuple(_scores(o) is None for o in settled if o.attended),
         skips=sum(1 for o in settled if o.attended and _scores(o) is None),
         ruptures=sum(1 for o, _ in scored if o.rupture is not None),
         usual=statistics.median(totals),
@@ -178,8 +194,7 @@ def _profile(observations: Sequence[Observation], top: float) -> _Profile | None
         is_ceiling=sum(top_shares) / 3.0 > CEILING_CLIENT,
         medians=[statistics.median(column) for column in columns],
         top_shares=top_shares,
-        lag1=lag1,
-        lag2=lag2,
+        lags=lags,
         spread=spread,
     )
 
@@ -189,18 +204,17 @@ def _gaps(observations: Sequence[Observation]) -> list[int]:
     return [(b - a).days for a, b in zip(dates, dates[1:], strict=False) if b > a]
 
 
-def _differences(profiles: Sequence[_Profile]) -> tuple[list, list, list]:
+def _differences(profiles: Sequence[_Profile]) -> tuple[tuple, list]:
     """The pooled differences of clients rarely at full marks (the differences of full marks
     are the scale's, not the client's)."""
-    lag1: list[float] = []
-    lag2: list[float] = []
+    lags: tuple[list[float], ...] = tuple([] for _ in range(LAGS))
     spread: list[float] = []
     for p in profiles:
         if not p.is_ceiling:
-            lag1.extend(p.lag1)
-            lag2.extend(p.lag2)
+            for pooled, own in zip(lags, p.lags, strict=True):
+                pooled.extend(own)
             spread.extend(p.spread)
-    return lag1, lag2, spread
+    return lags, spread
 
 
 def _level(median: float, share: float, top: float, sd: float) -> float:
@@ -212,19 +226,27 @@ def _level(median: float, share: float, top: float, sd: float) -> float:
     return top + sd * statistics.NormalDist().inv_cdf(min(share, LEVEL_CENSORED_MAX))
 
 
-def _components(lag1, lag2, spread_diffs) -> tuple[float, float, float] | None:
-    """(σ_u, σ_e including rounding, ρ) from pooled differences, None if undetermined."""
-    v1, v2 = _trimmed_variance(lag1), _trimmed_variance(lag2)
+def _components(lags, spread_diffs) -> tuple[float, float, float] | None:
+    """(σ_u, σ_e including rounding, ρ) from pooled differences, None if undetermined: σ_e from
+    the subscales' spread, then σ_u² and ρ by weighted least squares of the variogram V(k) −
+    σ_e²/3 = σ_u²(1 − ρ^k) over k = 1 … LAGS (ρ on a grid). Two lags alone let a lag-1 variance
+    lowered by repeated answers pass for strong carry-over."""
     spread = _trimmed_variance(spread_diffs)
-    if v1 is None or spread is None:
+    found = [(k, v, len(d)) for k, d in enumerate(lags, start=1) if (v := _trimmed_variance(d)) is not None]
+    if spread is None or not found or found[0][0] != 1:
         return None
-    v1, item_var = v1 / 2.0, spread * 3.0 / 4.0  # Var(Δ(y_s − T)) = 2·(2/3)·σ_e²
-    state_part = max(v1 - item_var / 3.0, 1e-6)
-    rho = 0.0
-    if v2 is not None:
-        rho = (v2 / 2.0 - v1) / state_part  # V2 − V1 = σ_u²(1−ρ)ρ, V1 − σ_e²/3 = σ_u²(1−ρ)
-    rho = min(RHO_RANGE[1], max(RHO_RANGE[0], rho))
-    return math.sqrt(state_part / (1.0 - rho)), math.sqrt(item_var), rho
+    item_var = spread * 3.0 / 4.0  # Var(Δ(y_s − T)) = 2·(2/3)·σ_e²
+    k, v, n = (np.array(column, dtype=float) for column in zip(*found, strict=True))
+    excess = v / 2.0 - item_var / 3.0
+    weight = n / np.square(v)  # a variance's sampling variance is about 2V²/n
+    best = (math.inf, 1e-6, 0.0)
+    for rho in np.arange(RHO_RANGE[0], RHO_RANGE[1] + 1e-9, 0.01):
+        shape = 1.0 - rho**k
+        part = max(float(np.sum(weight * shape * excess) / np.sum(weight * shape * shape)), 1e-6)
+        loss = float(np.sum(weight * np.square(excess - part * shape)))
+        best = min(best, (loss, part, float(rho)))
+    _loss, state_var, rho = best
+    return math.sqrt(state_var), math.sqrt(item_var), rho
 
 
 def _has_dip(profile: _Profile, noise: tuple[float, float, float]) -> bool:
@@ -236,14 +258,15 @@ def _has_dip(profile: _Profile, noise: tuple[float, float, float]) -> bool:
     return profile.dip > DIP_SINGLE * sd or profile.dip_pair > DIP_PAIR * sd
 
 
-def _steady(profiles: Sequence[_Profile], top: float) -> tuple[list[_Profile], tuple[float, float, float]] | None:
-    """The clients without a dip or a slide, and the noise components read from them (from
-    those whose usual level sits NEAR_TOP SDs below the top when 30 do, where clipping does not
-    shrink the differences). Screened twice: the first noise, from everyone, is too wide."""
+def _steady(profiles: Sequence[_Profile], top: float) -> tuple[list[_Profile], tuple, list[_Profile]] | None:
+    """The clients without a dip or a slide, the noise components read from them (from those
+    whose usual level sits NEAR_TOP SDs below the top when 30 do, where clipping does not shrink
+    the differences), and those clients. Screened twice: the first noise, from everyone, is too
+    wide."""
     noise = _components(*_differences(profiles))
     if noise is None:
         return None
-    steady = list(profiles)
+    steady = read_from = list(profiles)
     for _round in range(SCREENINGS):
         kept = [p for p in profiles if not _has_dip(p, noise)]
         if len(kept) < MIN_CLIENTS:
@@ -251,8 +274,22 @@ def _steady(profiles: Sequence[_Profile], top: float) -> tuple[list[_Profile], t
         steady = kept
         bound = top - NEAR_TOP * math.hypot(noise[0], noise[1])
         calm = [p for p in steady if p.usual <= bound]
-        noise = _components(*_differences(calm if len(calm) >= MIN_CLIENTS else steady)) or noise
-    return steady, noise
+        chosen = calm if len(calm) >= MIN_CLIENTS else steady
+        if (found := _components(*_differences(chosen))) is not None:
+            noise, read_from = found, chosen
+    return steady, noise, read_from
+
+
+def _shapes(lag1: Sequence[float]) -> tuple[float, ...]:
+    """The shape of the clinic's session-to-session changes: SHAPES quantiles of its lag-1
+    differences in units of their trimmed SD. Gaussian changes give unit variance; heavy tails
+    give more, and the simulation's shocks, drawn from these, carry them."""
+    scale = math.sqrt(_trimmed_variance(lag1) or 0.0)
+    if scale <= 0.0:
+        return ()
+    z = np.asarray(lag1, dtype=float) / scale
+    quantiles = np.quantile(z - np.median(z), (np.arange(SHAPES) + 0.5) / SHAPES)
+    return tuple(round(float(q), 4) for q in quantiles)
 
 
 def _shrunk_rates(events: Sequence[int], trials: Sequence[int]) -> list[float]:
@@ -267,6 +304,39 @@ def _shrunk_rates(events: Sequence[int], trials: Sequence[int]) -> list[float]:
     between = float(np.var(rates) - np.mean(pooled * (1.0 - pooled) / n))
     weight = PRIOR_MAX if between <= 0 else min(PRIOR_MAX, max(1.0, pooled * (1 - pooled) / between - 1))
     return ((k + weight * pooled) / (n + weight)).tolist()
+
+
+def _persistence(sequences: Sequence[tuple[bool, ...]]) -> float:
+    """The lag-1 correlation φ of events within a client (no-shows that come in clusters), by
+    moments against what chance gives each client's own count: k events among m sessions in a
+    random order are side by side k(k − 1)/m times on average, and a chain with share p and
+    correlation φ adds about (m − 1)·φ·p(1 − p)."""
+    together = expected = spread = 0.0
+    for events in sequences:
+        m, k = len(events), sum(events)
+        if m < 2:
+            continue
+        together += sum(a and b for a, b in zip(events, events[1:], strict=False))
+        expected += k * (k - 1) / m
+        spread += (m - 1) * (k / m) * (1.0 - k / m)
+    if spread <= 0.0:
+        return 0.0
+    return round(min(PERSISTENCE_MAX, max(0.0, (together - expected) / spread)), 4)
+
+
+def _events(n: int, rate: float, persistence: float, rng: np.random.Generator) -> np.ndarray:
+    """``n`` events of a two-state Markov chain with share ``rate`` and lag-1 correlation
+    ``persistence`` (independent draws at 0)."""
+    draws = rng.random(n)
+    if persistence <= 0.0:
+        return draws < rate
+    after = (rate * (1.0 - persistence), rate + persistence * (1.0 - rate))  # after none / after one
+    out = np.empty(n, dtype=bool)
+    state = False
+    for i in range(n):
+        state = bool(draws[i] < (rate if i == 0 else after[state]))
+        out[i] = state
+    return out
 
 
 def _levels(profiles: Sequence[_Profile], top: float, noise: tuple[float, float, float]) -> np.ndarray:
@@ -328,15 +398,16 @@ def fit_null_model(
     if len(profiles) < MIN_CLIENTS or (screened := _steady(profiles, top)) is None:
         return None
     qualifying = len(profiles)
-    profiles, noise = screened
+    profiles, noise, read_from = screened
     state_sd, item_sd, rho = noise
     answers = np.array([v for p in profiles for row in p.rows for v in row])
     step = estimate_step(answers.tolist(), scale)
     rounding = 0.0 if step is None else step * step / 12.0  # Sheppard: the simulation rounds again
     scheduled = sum(p.scheduled for p in profiles)
     no_shows = sum(p.no_shows for p in profiles)
-    return NullModel(
-        clients=_clients(profiles, top, noise),
+    clients = _clients(profiles, top, noise)
+    model = NullModel(
+        clients=clients,
         state_sd=round(state_sd, 4),
         item_sd=round(math.sqrt(max(item_sd**2 - rounding, 0.0)), 4),
         noise_sd=round(math.sqrt(state_sd**2 + item_sd**2 / 3.0), 4),
@@ -350,7 +421,11 @@ def fit_null_model(
         scale=scale,
         participants=qualifying,
         case_sizes=tuple(int(k) for k in case_sizes or () if k >= 1) or (1,),
+        shapes=_shapes(_differences(read_from)[0][0]),
+        no_show_persistence=_persistence([p.missed for p in profiles]),
+        skip_persistence=_persistence([p.skipped for p in profiles]),
     )
+    return _with_repeats(model, profiles, top)
 
 
 def _round(values: np.ndarray, model: NullModel) -> np.ndarray:
@@ -360,28 +435,45 @@ def _round(values: np.ndarray, model: NullModel) -> np.ndarray:
     return np.round(np.clip(values, low, high), 4)
 
 
-def _schedule(client: NullClient, rng: np.random.Generator, gaps: np.ndarray) -> tuple[list[bool], list[int]]:
+def _schedule(
+    client: NullClient, rng: np.random.Generator, gaps: np.ndarray, persistence: float
+) -> tuple[list[bool], list[int]]:
     """Which of the client's sessions were attended (the last one always: a steady course ends
     with a session) and their days from the first."""
     n = client.length
-    attended = rng.random(n) >= client.no_show_rate
+    attended = ~_events(n, client.no_show_rate, persistence, rng)
     attended[-1] = True
     days = np.concatenate([[0], np.cumsum(rng.choice(gaps, size=n - 1))]).tolist()
     return attended.tolist(), days
+
+
+def _standard(model: NullModel, rng: np.random.Generator, n: int) -> np.ndarray:
+    """``n`` shocks of the clinic's shape (standard normal when the model has none)."""
+    if not model.shapes:
+        return rng.normal(0.0, 1.0, n)
+    return np.asarray(model.shapes)[rng.integers(len(model.shapes), size=n)]
 
 
 def _member(
     model: NullModel, client: NullClient, rng: np.random.Generator, attended: list[bool], days: list[int]
 ) -> list[Observation]:
     n = len(attended)
-    shocks = rng.normal(0.0, model.state_sd * math.sqrt(1.0 - model.rho**2), n).tolist()
+    shocks = (_standard(model, rng, n) * model.state_sd * math.sqrt(1.0 - model.rho**2)).tolist()
     value, states = float(rng.normal(0.0, model.state_sd)), []
     for shock in shocks:
         states.append(value)
         value = model.rho * value + shock
     latent = np.asarray(client.levels)[None, :] + np.asarray(states)[:, None]
-    scores = _round(latent + rng.normal(0, model.item_sd, (n, 3)), model).tolist()
-    answered = (np.asarray(attended) & (rng.random(n) >= client.skip_rate)).tolist()
+    scores = _round(latent + rng.normal(0, model.item_sd, (n, 3)), model)
+    present = np.asarray(attended)
+    answered = present.copy()
+    answered[present] = ~_events(int(present.sum()), client.skip_rate, model.skip_persistence, rng)
+    if model.repeat_share > 0:  # an answer as given at the check before (lazy answering)
+        asked = np.flatnonzero(answered)
+        copies = rng.random((len(asked), 3)) < model.repeat_share
+        for k in range(1, len(asked)):
+            scores[asked[k], copies[k]] = scores[asked[k - 1], copies[k]]
+    scores, answered = scores.tolist(), answered.tolist()
     says = (rng.random(n) < model.rupture_answer_share).tolist()
     return [
         Observation(
@@ -400,11 +492,36 @@ def _null_case(model: NullModel, rng: np.random.Generator, gaps: np.ndarray, nam
     schedule and course length), each with their own level, noise and checks."""
     size = int(model.case_sizes[int(rng.integers(len(model.case_sizes)))])
     members = [model.clients[int(rng.integers(len(model.clients)))] for _ in range(size)]
-    attended, days = _schedule(members[0], rng, gaps)
+    attended, days = _schedule(members[0], rng, gaps, model.no_show_persistence)
     return {
         (name if size == 1 else f"{name}-{k + 1}"): _member(model, c, rng, attended, days)
         for k, c in enumerate(members)
     }
+
+
+def _repeats(courses: Iterable[Sequence[tuple[float, float, float]]], top: float) -> float:
+    """Share of subscale answers equal to the same subscale's at the check before (pairs both at
+    full marks left out: the scale, not the client, repeats those)."""
+    same = total = 0
+    for rows in courses:
+        for a, b in zip(rows, rows[1:], strict=False):
+            for x, y in zip(a, b, strict=True):
+                if x < top - 1e-9 or y < top - 1e-9:
+                    same += x == y
+                    total += 1
+    return same / total if total else 0.0
+
+
+def _with_repeats(model: NullModel, profiles: Sequence[_Profile], top: float) -> NullModel:
+    """``model`` with the repeat share that makes its courses repeat answers as often as the
+    clients do (read against a pilot simulation without repeats: rounding repeats some)."""
+    observed = _repeats((p.rows for p in profiles), top)
+    pilot = simulate_null_courses(model, PILOT_COURSES, seed=0)
+    simulated = _repeats(([_scores(o) for o in obs if _scores(o)] for c in pilot for obs in c.values()), top)
+    if simulated >= 1.0:
+        return model
+    share = min(REPEAT_MAX, max(0.0, (observed - simulated) / (1.0 - simulated)))
+    return dataclasses.replace(model, repeat_share=round(share, 4))
 
 
 def simulate_null_courses(model: NullModel, n: int, seed: int) -> list[dict[str, list[Observation]]]:

@@ -141,6 +141,7 @@ def test_simulated_courses_are_steady_clipped_and_rounded():
         ([1.0, 7.0, 10.0, 3.0], 1.0),
         ([7.5, 8.0, 6.5], 0.5),
         ([5.83, 7.08, 10.0, 4.17], 10 / 24),
+        ([5.56, 7.22, 10.0, 3.89, 0.56], 10 / 18),  # three 1–7 items rescaled to 0–10
         ([7.3, 8.1, 9.9], 0.1),
         ([7.3612, 8.1207, 2.0049], None),
     ],
@@ -167,3 +168,68 @@ def test_couples_and_families_come_as_often_as_the_clinic_has_them():
     series = series_of(simulate_null_courses(model, 200, seed=1))
     assert fit_null_model(series, SETTINGS, case_sizes=[1, 2, 2]).case_sizes == (1, 2, 2)
     assert fit_null_model(series, SETTINGS).case_sizes == (1,)
+
+
+def copied(observations, share, rng):
+    """The same course with each subscale's answer, ``share`` of the time, the previous check's."""
+    out, previous = [], None
+    for o in observations:
+        if o.goals is not None and previous is not None:
+            keep = rng.random(3) < share
+            values = [p if k else v for p, v, k in zip((previous.goals, previous.tasks, previous.bond),
+                                                       (o.goals, o.tasks, o.bond), keep, strict=True)]
+            o = dataclasses.replace(o, goals=values[0], tasks=values[1], bond=values[2])
+        out.append(o)
+        previous = o if o.goals is not None else previous
+    return out
+
+
+def test_repeated_answers_do_not_pass_for_carry_over():
+    model = known_model(0.3, 0.5, 0.5, 0.5)
+    rng = np.random.default_rng(11)
+    lazy = [copied(s, 0.25, rng) for s in series_of(simulate_null_courses(model, 600, seed=10))]
+    fitted = fit_null_model(lazy, SETTINGS)
+    # lag-1 differences alone, lowered by the copies, read as ρ near its cap
+    assert fitted.rho < 0.75
+    assert fitted.state_sd < 0.6
+
+
+def kurtosis(values):
+    values = np.asarray(values)
+    return float(np.mean(values**4) / np.mean(values**2) ** 2)
+
+
+def test_heavy_tailed_changes_give_heavy_tailed_shocks():
+    gaussian = fit_null_model(series_of(simulate_null_courses(known_model(0.3, 0.5, 0.3, None), 500, 12)), SETTINGS)
+    shocks = tuple(np.random.default_rng(13).standard_t(3, 400))
+    heavy = dataclasses.replace(known_model(0.3, 0.5, 0.3, None), shapes=shocks)
+    fitted = fit_null_model(series_of(simulate_null_courses(heavy, 500, 14)), SETTINGS)
+    assert np.var(gaussian.shapes) == pytest.approx(1.0, abs=0.1)
+    assert kurtosis(gaussian.shapes) == pytest.approx(3.0, abs=0.25)
+    assert kurtosis(fitted.shapes) > 3.6
+    # and the simulation draws its shocks from them: its changes are heavier-tailed than Gaussian ones
+    again = fit_null_model(series_of(simulate_null_courses(fitted, 500, 15)), SETTINGS)
+    assert kurtosis(again.shapes) > kurtosis(gaussian.shapes) + 0.1
+
+
+def test_clustered_no_shows_are_simulated_as_clusters():
+    model = dataclasses.replace(known_model(0.3, 0.5, 0.5, 0.5), no_show_persistence=0.4, skip_persistence=0.3)
+    fitted = fit_null_model(series_of(simulate_null_courses(model, 800, seed=16)), SETTINGS)
+    assert fitted.no_show_persistence == pytest.approx(0.4, abs=0.12)
+    assert fitted.skip_persistence == pytest.approx(0.3, abs=0.12)
+    assert fitted.no_show_share == pytest.approx(0.05, abs=0.015)  # clusters keep the rate
+    plain = fit_null_model(series_of(simulate_null_courses(known_model(0.3, 0.5, 0.5, 0.5), 800, seed=16)), SETTINGS)
+    assert plain.no_show_persistence < 0.1
+    assert plain.skip_persistence < 0.1
+
+
+def test_answers_repeated_from_the_check_before_are_repeated_as_often():
+    model = known_model(0.3, 0.5, 0.5, 0.5)
+    plain = fit_null_model(series_of(simulate_null_courses(model, 600, seed=19)), SETTINGS)
+    assert plain.repeat_share < 0.03  # rounding's own repeats are not lazy answering
+    rng = np.random.default_rng(20)
+    lazy = [copied(s, 0.2, rng) for s in series_of(simulate_null_courses(model, 600, seed=19))]
+    fitted = fit_null_model(lazy, SETTINGS)
+    assert fitted.repeat_share == pytest.approx(0.2, abs=0.05)
+    again = fit_null_model(series_of(simulate_null_courses(fitted, 600, seed=21)), SETTINGS)
+    assert again.repeat_share > 0.1  # the simulation repeats answers too
