@@ -1,7 +1,11 @@
 """gunicorn's settings (README: Scaling): a bounded wait, so overload is refused quickly.
 
-- workers: one process per core plus one (the process count that kept both cores busy in
-  bench/load.py; more processes only add memory and contention for the same two cores);
+- workers: one process per core plus one. Measured against one per core (bench/load.py, two cores,
+  50 requests/s, eleven runs alternating): 2 processes spent 11.8-16.2 ms of CPU a request against
+  13.2-18.5 ms for 3, but the p95s overlap (56-325 ms against 74-358 ms; run-to-run spread on this
+  machine is larger than the difference), and beyond capacity (75/s) the accepted requests waited
+  a p50 of 1.3 s with 2 processes against 0.3 s with 3: fewer threads take connections, so more
+  wait in the kernel backlog instead of being refused at once;
 - threads (gthread): a process holds several connections, but alliance_site.overload lets only
   ALLIANCE_MAX_INFLIGHT of them run Django at once and answers the rest 503 after a short wait;
 - backlog: at most 64 connections wait in the kernel before a process accepts them, about a second
