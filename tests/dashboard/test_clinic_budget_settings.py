@@ -69,7 +69,7 @@ def test_the_page_reports_the_simulated_and_the_completers_share(login, clinic, 
     page = text(login(clinic_admin).get(URL))
     assert (
         "Flag budget 8%. On simulated steady courses like this clinic's, 7.9% are flagged. "
-        "Of 34 clients who completed therapy, 3 (8.8%) were ever flagged."
+        "Of 34 clients who completed therapy and never said something felt off, 3 (8.8%) were ever flagged."
     ) in page
     assert "aims at" not in page and "Not enough completed cases" not in page
 
@@ -90,7 +90,7 @@ def test_the_page_says_where_the_correction_aims_and_when_a_new_budget_applies(
     completed(therapist, individuals=20, flagged=4)
     page = text(login(clinic_admin).get(URL))
     assert "Flag budget 6%. On simulated steady courses like this clinic's, 4.8% are flagged." in page
-    assert "Of 20 clients who completed therapy, 4 (20.0%) were ever flagged." in page
+    assert "Of 20 clients who completed therapy and never said something felt off, 4 (20.0%) were ever flagged." in page
     assert "To keep the budget on real courses, the engine aims at 5.0% on simulated ones." in page
     assert "The last calibration kept 10%; a changed budget applies after the next nightly calibration." in page
 

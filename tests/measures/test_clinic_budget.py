@@ -1,6 +1,6 @@
 """The clinic's false-flag budget in the app (issue 10.1): the nightly calibration keeps it on the
 clinic's simulated steady courses, the completers' flagged share corrects it, and every evaluation
-uses the strictness it found."""
+uses the strictness it found. The completers' share only ever raises the aim (measures.outcomes)."""
 
 import pytest
 from django.db import connection
@@ -13,7 +13,7 @@ from measures.evaluation import _psychometric_settings, do_calibrate_clinic, do_
 from measures.models import ClinicCalibration, Instrument, Signal, SignalAction
 from measures.outcomes import MIN_COMPLETED_CASES, completed_flag_counts, completed_flag_rate, correct_budget
 from sessions_app.models import Case
-from tests.builders import give_history, make_case, make_user
+from tests.builders import give_history, make_case, make_response, make_session, make_user
 from tests.demo import seed_demo
 
 FLAGGY = [9, 9, 8.5, 9, 9, 9, 6.5]  # a confirmed drop to below the cutoff: warnings at strictness 1
@@ -47,17 +47,18 @@ def completed_cases(therapist, count, *, flagged, prefix="done"):
 @pytest.mark.parametrize(
     ("budget", "flagged", "total", "cases", "used"),
     [
-        (0.08, 4, 25, 20, 0.04),  # observed 16% (twice the budget): aim at half, the clip's floor
-        (0.08, 3, 30, 20, 0.064),  # observed 10%: aim lower, 8 × 8 / 10
-        (0.08, 2, 40, 20, 0.128),  # observed 5%: the simulation over-estimates, aim higher
+        (0.08, 4, 25, 20, 0.08),  # observed 16%: some completers' flags were right; the budget stands
+        (0.08, 3, 30, 20, 0.08),  # observed 10%: the same, it cannot tell right flags from false ones
+        (0.08, 2, 40, 20, 0.128),  # observed 5%: the simulation over-counts, aim higher, 8 × 8 / 5
         (0.08, 1, 100, 20, 0.16),  # observed 1%: at most twice the budget
         (0.08, 0, 30, 25, 0.16),  # nobody flagged: the top of the clip
         (0.08, 2, 25, 20, 0.08),  # observed exactly the budget: unchanged
-        (0.08, 10, 19, 19, 0.08),  # under 20 completed cases: ignored, however far off
-        (0.05, 5, 50, 30, 0.025),
+        (0.08, 1, 19, 19, 0.08),  # under 20 completed cases: ignored, however far off
+        (0.05, 5, 50, 30, 0.05),
+        (0.05, 1, 40, 30, 0.1),  # observed 2.5%: 5 × 5 / 2.5
     ],
 )
-def test_the_outcome_correction_moves_the_aim_against_what_completers_show(budget, flagged, total, cases, used):
+def test_the_outcome_correction_raises_the_aim_when_completers_show_fewer_flags(budget, flagged, total, cases, used):
     assert correct_budget(budget, flagged, total, cases) == pytest.approx(used)
 
 
@@ -88,6 +89,19 @@ def test_completers_ever_flagged_are_counted_in_one_query(therapist, django_asse
     # one individual, both of the couple, lowered. Dropped-out and active cases do not count.
     assert counts == (4, 8, 7)
     assert completed_flag_rate(therapist.clinic) == (4, 8)
+
+
+def test_completers_who_said_something_felt_off_are_left_out(therapist):
+    completed_cases(therapist, 2, flagged=0)
+    steady = completed_flag_counts(therapist.clinic)
+    for n, rupture in enumerate((True, False)):
+        case = make_case(therapist, reference=f"felt-{n}")
+        participant = case.participants.get()
+        make_response(make_session(case, days_ago=20), participant, rupture=rupture)
+        close(case)
+        flag(participant)
+    # the one who said something felt off is not counted; the one who said nothing felt off is
+    assert completed_flag_counts(therapist.clinic) == (steady[0] + 1, steady[1] + 1, steady[2] + 1)
 
 
 def test_the_evaluation_applies_the_stored_strictness(therapist):
@@ -158,13 +172,13 @@ def test_completers_flagged_above_or_below_the_budget_move_the_aim_once_there_ar
     short = do_calibrate_clinic(clinic, courses=COURSES)
     assert short.completed_cases == MIN_COMPLETED_CASES - 1 and short.completed_flagged > 0.08 * short.completed_count
     assert short.budget_used == 0.08 and short.budget_achieved <= 0.08
-    # the twentieth: the completers are flagged far more often than the budget, so it aims lower
+    # the twentieth: the completers are flagged far more often than the budget, but some of those
+    # flags were right (a repaired dip): it cannot aim lower on that, the budget stands
     Case.objects.filter(pk=last.pk).update(outcome=Case.Outcome.COMPLETED)
     above = do_calibrate_clinic(clinic, courses=COURSES)
     assert above.completed_cases == MIN_COMPLETED_CASES
     assert above.completed_flagged / above.completed_count > 0.08
-    assert above.budget_used == pytest.approx(0.04) and above.budget_achieved <= 0.04
-    assert above.strictness > short.strictness
+    assert above.budget_used == 0.08 and above.strictness == short.strictness
     # nobody flagged after all (the flags were notes): the simulation over-counts, it aims higher
     Signal.objects.filter(case__clinic=clinic, case__status=Case.Status.CLOSED).update(severity="info")
     SignalAction.objects.filter(signal__case__clinic=clinic, signal__case__status=Case.Status.CLOSED).update(
