@@ -10,6 +10,9 @@
   ALLIANCE_MAX_INFLIGHT of them run Django at once and answers the rest 503 after a short wait;
 - backlog: at most 64 connections wait in the kernel before a process accepts them, about a second
   of work at capacity, instead of gunicorn's 2048 (a minute);
+- post_worker_init: a new process compiles the templates and imports the views before it takes a
+  connection (alliance_site.overload.warm_up), so its first requests are not slow ones that make
+  the requests behind them wait and be refused;
 - timeout: a request stuck for 30 s has its worker restarted; graceful_timeout lets requests in
   flight finish on a stop (compose's stop grace is longer).
 """
@@ -29,3 +32,9 @@ keepalive = 2
 # Recycle a process now and then (with jitter, not all at once): a slow leak never grows for good.
 max_requests = 5000
 max_requests_jitter = 500
+
+
+def post_worker_init(worker):
+    from alliance_site.overload import warm_up
+
+    worker.log.info("warmed up: %d templates compiled", warm_up())

@@ -14,6 +14,7 @@ there behind a proxy that sets it; counting the requests a process is running ne
 import logging
 import os
 import threading
+from pathlib import Path
 
 from django.core.wsgi import get_wsgi_application
 
@@ -58,6 +59,30 @@ class AdmissionLimit:
             return list(self.app(environ, start_response))
         finally:
             self.slots.release()
+
+
+def warm_up():
+    """Pay a new process's one-off costs before it takes a connection (gunicorn.conf.py's
+    post_worker_init): the URLconf and every view module it imports, the project's templates compiled
+    into the cached loader, and each language's translation catalogue. Without it the first requests
+    of a process (at start, and after each max_requests recycling) pay them while holding one of its
+    few slots, and the requests behind them are refused. Returns how many templates it compiled."""
+    from django.conf import settings
+    from django.template import engines
+    from django.urls import get_resolver
+    from django.utils import translation
+
+    get_resolver().url_patterns  # noqa: B018  (reading it imports the views)
+    engine = engines["django"].engine
+    compiled = 0
+    for folder in (Path(d) for d in engine.dirs):
+        for path in sorted(folder.rglob("*.html")) + sorted(folder.rglob("*.txt")):
+            engine.get_template(path.relative_to(folder).as_posix())
+            compiled += 1
+    for language, _name in settings.LANGUAGES:
+        with translation.override(language):
+            translation.gettext("Please try again")
+    return compiled
 
 
 application = AdmissionLimit(get_wsgi_application())

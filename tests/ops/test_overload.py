@@ -48,3 +48,32 @@ def test_within_the_limit_requests_are_served():
     app = AdmissionLimit(app_ok, limit=1, wait=0.1)
     assert [call(app)[0] for _ in range(3)] == ["200 OK"] * 3
     assert app.refused == 0
+
+
+def test_a_new_process_compiles_every_project_template_before_it_takes_a_connection():
+    """gunicorn's post_worker_init runs warm_up: the survey page a client opens first is already
+    compiled in the cached loader, so a fresh process's first requests are not slow ones holding
+    its few slots while the requests behind them are refused."""
+    import runpy
+    from pathlib import Path
+
+    from django.template import engines
+
+    engine = engines["django"].engine
+    loader = engine.template_loaders[0]
+    loader.reset()
+    assert "surveys/survey.html" not in loader.get_template_cache
+    logged = []
+
+    class Worker:
+        class log:  # noqa: N801  (gunicorn's worker.log is an object with .info)
+            @staticmethod
+            def info(message, *args):
+                logged.append(message % args)
+
+    config = runpy.run_path(str(Path(__file__).resolve().parents[2] / "gunicorn.conf.py"))
+    config["post_worker_init"](Worker())
+    templates = [p for p in Path(engine.dirs[0]).rglob("*") if p.suffix in {".html", ".txt"}]
+    assert logged == [f"warmed up: {len(templates)} templates compiled"]
+    for name in ("surveys/survey.html", "surveys/survey_done.html", "dashboard/caseload.html", "base.html"):
+        assert name in loader.get_template_cache
