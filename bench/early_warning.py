@@ -424,25 +424,31 @@ def cohort_from_records(generator: str, scenario: str, records, defaults: Engine
     return Cohort(generator, scenario, cases, _calibrated(cases, defaults), external)
 
 
-def cohorts(generators: list[str], participants: int, seed: int) -> list[Cohort]:
-    """The cohorts of the chosen generators, scenario by scenario, with each one's usual seed."""
+REPLICATE_SEED_STEP = 1000  # replicate r draws every cohort with its usual seed + r · this
+
+
+def cohorts(generators: list[str], participants: int, seed: int, replicate: int = 0) -> list[Cohort]:
+    """The cohorts of the chosen generators, scenario by scenario, with each one's usual seed;
+    ``replicate`` r > 0 draws each anew from that seed + r · REPLICATE_SEED_STEP (same recipe,
+    other clients)."""
     defaults = EngineSettings()
+    shift = replicate * REPLICATE_SEED_STEP
     out = []
     if "sim" in generators:
-        cases = simulate_cohort(participants, seed)
+        cases = simulate_cohort(participants, seed + shift)
         out.append(Cohort("sim", "simulator", cases, _calibrated(cases, defaults)))
     if "robust" in generators:
         import robustness
 
         for index, sc in enumerate(robustness.SCENARIOS):
             n = min(participants, 60) if sc.name == "small-file" else participants
-            records = robustness.generate(sc, n, 7 + index)
+            records = robustness.generate(sc, n, 7 + index + shift)
             out.append(cohort_from_records("robust", sc.name, records, defaults))
     if "third" in generators:
         import third_generator
 
         for index, sc in enumerate(third_generator.SCENARIOS):
-            records = third_generator.generate(sc, participants, 3 + index)
+            records = third_generator.generate(sc, participants, 3 + index + shift)
             out.append(cohort_from_records("third", sc.name, records, defaults))
     return out
 
