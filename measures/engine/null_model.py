@@ -79,6 +79,7 @@ class NullModel:
     participants: int  # clients with 3+ checks; ``clients`` holds those without a dip or a slide
     case_sizes: tuple[int, ...] = (1,)  # participants per case, one entry per case of the clinic
     shapes: tuple[float, ...] = ()  # standardized session-to-session changes; () draws Gaussian shocks
+    course: tuple[float, ...] = ()  # the usual course: mean distance from the usual level by session; () flat
     repeat_share: float = 0.0  # chance a subscale's answer is the previous check's, beyond rounding's
     no_show_persistence: float = 0.0  # lag-1 correlation of a client's no-shows (they cluster)
     skip_persistence: float = 0.0  # ... of a client's skipped checks, over attended sessions
@@ -148,6 +149,7 @@ class _Profile:
     top_shares: list[float]  # per subscale, answers at full marks
     lags: tuple[list[float], ...]  # differences of totals 1 … LAGS sessions apart (not both at full marks)
     spread: list[float]  # lag-1 differences of each subscale's distance from its total
+    course: tuple[tuple[int, float], ...]  # (sessions since the first, total − usual) per complete check
 
 
 def _lagged(sessions: list[int], rows: list[tuple], totals: list[float], top: float) -> tuple[tuple, list]:
@@ -179,6 +181,8 @@ def _profile(observations: Sequence[Observation], top: float) -> _Profile | None
     top_shares = [sum(v >= top - 1e-9 for v in column) / len(rows) for column in columns]
     sessions = [o.session_number for o, _ in scored]
     lags, spread = _lagged(sessions, rows, totals, top)
+    usual = statistics.median(totals)
+    first = settled[0].session_number
     return _Profile(
         rows=rows,
         scheduled=len(settled),
@@ -187,7 +191,7 @@ def _profile(observations: Sequence[Observation], top: float) -> _Profile | None
         skipped=tuple(_scores(o) is None for o in settled if o.attended),
         skips=sum(1 for o in settled if o.attended and _scores(o) is None),
         ruptures=sum(1 for o, _ in scored if o.rupture is not None),
-        usual=statistics.median(totals),
+        usual=usual,
         opening=opening,
         dip=opening - min(totals),
         dip_pair=opening - min((a + b) / 2.0 for a, b in zip(totals, totals[1:], strict=False)),
@@ -196,6 +200,7 @@ def _profile(observations: Sequence[Observation], top: float) -> _Profile | None
         top_shares=top_shares,
         lags=lags,
         spread=spread,
+        course=tuple((n - first, t - usual) for n, t in zip(sessions, totals, strict=True)),
     )
 
 
@@ -290,6 +295,26 @@ def _shapes(lag1: Sequence[float]) -> tuple[float, ...]:
     z = np.asarray(lag1, dtype=float) / scale
     quantiles = np.quantile(z - np.median(z), (np.arange(SHAPES) + 0.5) / SHAPES)
     return tuple(round(float(q), 4) for q in quantiles)
+
+
+def _course_shape(profiles: Sequence[_Profile]) -> tuple[float, ...]:
+    """The clinic's usual course: session by session since a client's first, the mean distance of
+    a steady client's total from their own usual level (clients rarely at full marks; the session
+    on which fewer than MIN_CLIENTS of them have a check ends it, and the simulation holds its last
+    value). Alliance that grows over the first sessions and levels off makes it rise and flatten; a
+    clinic whose steady clients drift down makes it fall. Not smoothed: smoothing flattens a rise
+    where it starts. () when it is under two sessions long."""
+    sums: dict[int, float] = {}
+    counts: dict[int, int] = {}
+    for p in profiles:
+        if not p.is_ceiling:
+            for k, distance in p.course:
+                sums[k] = sums.get(k, 0.0) + distance
+                counts[k] = counts.get(k, 0) + 1
+    means = []
+    while counts.get(len(means), 0) >= MIN_CLIENTS:
+        means.append(sums[len(means)] / counts[len(means)])
+    return tuple(round(v, 4) for v in means) if len(means) >= 2 else ()
 
 
 def _shrunk_rates(events: Sequence[int], trials: Sequence[int]) -> list[float]:
@@ -422,6 +447,7 @@ def fit_null_model(
         participants=qualifying,
         case_sizes=tuple(int(k) for k in case_sizes or () if k >= 1) or (1,),
         shapes=_shapes(_differences(read_from)[0][0]),
+        course=_course_shape(profiles),
         no_show_persistence=_persistence([p.missed for p in profiles]),
         skip_persistence=_persistence([p.skipped for p in profiles]),
     )
@@ -454,6 +480,15 @@ def _standard(model: NullModel, rng: np.random.Generator, n: int) -> np.ndarray:
     return np.asarray(model.shapes)[rng.integers(len(model.shapes), size=n)]
 
 
+def _course(model: NullModel, n: int) -> np.ndarray:
+    """The clinic's usual course over ``n`` sessions (its last value held beyond its end), less its
+    median there: a client's level is the median of their own course."""
+    if not model.course:
+        return np.zeros(n)
+    shape = np.asarray(model.course)[np.minimum(np.arange(n), len(model.course) - 1)]
+    return shape - np.median(shape)
+
+
 def _member(
     model: NullModel, client: NullClient, rng: np.random.Generator, attended: list[bool], days: list[int]
 ) -> list[Observation]:
@@ -463,7 +498,7 @@ def _member(
     for shock in shocks:
         states.append(value)
         value = model.rho * value + shock
-    latent = np.asarray(client.levels)[None, :] + np.asarray(states)[:, None]
+    latent = np.asarray(client.levels)[None, :] + (np.asarray(states) + _course(model, n))[:, None]
     scores = _round(latent + rng.normal(0, model.item_sd, (n, 3)), model)
     present = np.asarray(attended)
     answered = present.copy()

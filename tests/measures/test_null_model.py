@@ -233,3 +233,30 @@ def test_answers_repeated_from_the_check_before_are_repeated_as_often():
     assert fitted.repeat_share == pytest.approx(0.2, abs=0.05)
     again = fit_null_model(series_of(simulate_null_courses(fitted, 600, seed=21)), SETTINGS)
     assert again.repeat_share > 0.1  # the simulation repeats answers too
+
+
+def grown(observations, gain, over):
+    """The same course with alliance growing by ``gain`` points over its first ``over`` sessions,
+    then level (scores clipped to the scale)."""
+    out = []
+    for o in observations:
+        if o.goals is not None:
+            lift = gain * min(1.0, (o.session_number - 1) / over)
+            o = dataclasses.replace(
+                o, goals=min(10.0, o.goals + lift), tasks=min(10.0, o.tasks + lift), bond=min(10.0, o.bond + lift)
+            )
+        out.append(o)
+    return out
+
+
+def test_alliance_that_grows_and_levels_off_is_the_usual_course():
+    model = known_model(0.3, 0.5, 0.5, None, clients=400)
+    flat = fit_null_model(series_of(simulate_null_courses(model, 600, seed=22)), SETTINGS)
+    assert max(abs(v) for v in flat.course) < 0.12  # a flat clinic's course is flat, within noise
+    growing = [grown(s, 1.2, 6) for s in series_of(simulate_null_courses(model, 600, seed=22))]
+    fitted = fit_null_model(growing, SETTINGS)
+    assert fitted.course[6] - fitted.course[0] == pytest.approx(1.2, abs=0.25)  # rises over six sessions
+    assert abs(fitted.course[14] - fitted.course[8]) < 0.15  # then level
+    # and the simulation follows it: its courses grow as the clinic's do
+    again = fit_null_model(series_of(simulate_null_courses(fitted, 600, seed=23)), SETTINGS)
+    assert again.course[6] - again.course[0] == pytest.approx(1.2, abs=0.3)
