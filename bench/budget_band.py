@@ -71,7 +71,7 @@ def print_table(results: dict, budgets: list[float], replicates: int) -> None:
             rows = by_budget[budget]
             rates = [r for r, *_ in rows]
             mean = statistics.mean(rates)
-            se = statistics.stdev(rates) / math.sqrt(len(rates)) if len(rates) > 1 else float("nan")
+            se = f"{statistics.stdev(rates) / math.sqrt(len(rates)):.1%}" if len(rates) > 1 else "–"
             inside = sum(low - 1e-9 <= r <= high + 1e-9 for r in rates)
             mark = " " if low - 1e-9 <= mean <= high + 1e-9 else "*"
             in_band[budget][0] += mark == " "
@@ -82,7 +82,7 @@ def print_table(results: dict, budgets: list[float], replicates: int) -> None:
             totals[budget][1] += caught
             totals[budget][2] += ahead
             cells.append(
-                f"{mean:>6.1%}{mark}± {se:.1%} [{min(rates):.1%}–{max(rates):.1%}] {inside}/{len(rates)},"
+                f"{mean:>6.1%}{mark}± {se} [{min(rates):.1%}–{max(rates):.1%}] {inside}/{len(rates)},"
                 f" {caught:.0%}/{ahead:.0%}"
             )
         print(f"{generator + ' / ' + scenario:<34}" + "".join(f"{c:>58}" for c in cells))
