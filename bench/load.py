@@ -285,8 +285,11 @@ def main():
             connection.close()
             for process in processes.values():
                 process.send_signal(signal.SIGTERM)
-            for process in processes.values():
-                process.wait(timeout=30)
+            for name, process in processes.items():
+                try:
+                    process.wait(timeout=30)
+                except subprocess.TimeoutExpired:  # the figures are printed; say so and kill it (finally)
+                    print(f"{name} did not stop within 30 s of SIGTERM: killed", flush=True)
     finally:
         for process in processes.values():
             if process.poll() is None:
