@@ -610,6 +610,16 @@ def _is_visible(observations: list[Observation], start: int, last: int, size: fl
     return False
 
 
+def _any_sign(observations: list[Observation], start: int, last: int) -> bool:
+    """True when, from ``start`` to ``last``, the course shows anything a detector could read: a
+    check ``_is_visible`` counts, a check saying something felt off, an attended session without a
+    check, or a no-show. A dropout without any is beyond every rule that does not flag everyone."""
+    window = [o for o in observations if start <= o.session_number <= last]
+    return _is_visible(observations, start, last) or any(
+        not o.attended or o.total is None or (o.rupture or 0) > 0 for o in window
+    )
+
+
 def print_truth(runs: EngineRuns, rows: list[Row]) -> None:
     """What the scenario's dropouts give to be seen, and what the engine catches of each kind."""
     members = {pid: obs for c in runs.cohort.cases for pid, obs in c.participants.items()}
@@ -622,13 +632,15 @@ def print_truth(runs: EngineRuns, rows: list[Row]) -> None:
         if any(o.total is not None and (r.decline_start or 1) <= o.session_number <= r.last_attended for o in obs)
     )
     visible = sum(1 for r, obs in dropouts if _is_visible(obs, r.decline_start or 1, r.last_attended))
+    signed = sum(1 for r, obs in dropouts if _any_sign(obs, r.decline_start or 1, r.last_attended))
     kinds: dict[str, list[bool]] = {}
     for r, _obs in dropouts:
         window = [f for f in r.engine_flags if (r.decline_start or 1) <= f <= r.last_attended]
         kinds.setdefault(r.pattern, []).append(bool(window))
     print(
         f"   dropouts' truth: {checked / len(dropouts):.0%} answered a check from the decline's onset to their "
-        f"last session, {visible / len(dropouts):.0%} one ≥ 1 point below their earlier mean on some score"
+        f"last session, {visible / len(dropouts):.0%} one ≥ 1 point below their earlier mean on some score; "
+        f"{signed / len(dropouts):.0%} gave any sign (that, a said rupture, a skipped check or a no-show)"
     )
     print(
         "   caught at the default budget, by kind: "
