@@ -66,9 +66,10 @@ def warm_up():
     post_worker_init): the URLconf and every view module it imports, the project's templates compiled
     into the cached loader, and each language's translation catalogue. Without it the first requests
     of a process (at start, and after each max_requests recycling) pay them while holding one of its
-    few slots, and the requests behind them are refused. Returns how many templates it compiled."""
+    few slots, and the requests behind them are refused. Returns how many templates it compiled; one
+    that does not compile is logged and left to fail as its page would have."""
     from django.conf import settings
-    from django.template import engines
+    from django.template import TemplateDoesNotExist, TemplateSyntaxError, engines
     from django.urls import get_resolver
     from django.utils import translation
 
@@ -77,7 +78,14 @@ def warm_up():
     compiled = 0
     for folder in (Path(d) for d in engine.dirs):
         for path in sorted(folder.rglob("*.html")) + sorted(folder.rglob("*.txt")):
-            engine.get_template(path.relative_to(folder).as_posix())
+            name = path.relative_to(folder).as_posix()
+            try:
+                engine.get_template(name)
+            except (TemplateSyntaxError, TemplateDoesNotExist) as exc:
+                # one broken page must not keep the process (and the site) from starting: that page
+                # fails as it would have, the rest are served, and the log says which
+                logger.error("warm-up: template %s did not compile: %s", name, exc)
+                continue
             compiled += 1
     for language, _name in settings.LANGUAGES:
         with translation.override(language):

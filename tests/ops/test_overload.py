@@ -77,3 +77,25 @@ def test_a_new_process_compiles_every_project_template_before_it_takes_a_connect
     assert logged == [f"warmed up: {len(templates)} templates compiled"]
     for name in ("surveys/survey.html", "surveys/survey_done.html", "dashboard/caseload.html", "base.html"):
         assert name in loader.get_template_cache
+
+
+def test_a_template_that_does_not_compile_is_logged_and_the_process_still_starts(monkeypatch, caplog):
+    from pathlib import Path
+
+    from django.template import TemplateSyntaxError, engines
+
+    from alliance_site.overload import warm_up
+
+    engine = engines["django"].engine
+    compile_one = engine.get_template
+
+    def broken(name):
+        if name == "surveys/survey_done.html":
+            raise TemplateSyntaxError("Invalid block tag on line 3: 'endiff'")
+        return compile_one(name)
+
+    monkeypatch.setattr(engine, "get_template", broken)
+    templates = [p for p in Path(engine.dirs[0]).rglob("*") if p.suffix in {".html", ".txt"}]
+    with caplog.at_level("ERROR", logger="alliance_site.overload"):
+        assert warm_up() == len(templates) - 1
+    assert "template surveys/survey_done.html did not compile" in caplog.text
