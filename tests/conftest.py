@@ -74,6 +74,30 @@ def tcp_reachable(url, default_port):
         return False
 
 
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    """pytest-django's test database, and at its end no session left holding it: a connection that
+    a test's thread or subprocess left open made DROP DATABASE fail ("is being accessed by other
+    users"), so the test database stayed behind. Those sessions are ended, and named in a warning
+    (their application and last statement), so that the test that leaked them can be found."""
+    yield
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        return
+    with django_db_blocker.unblock(), connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT application_name, left(query, 120), pg_terminate_backend(pid) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+        stray = cursor.fetchall()
+    connection.close()
+    if stray:
+        import warnings
+
+        warnings.warn(f"ended {len(stray)} session(s) left on the test database: {stray}", stacklevel=1)
+
+
 @pytest.fixture(autouse=True)
 def fast_password_hashing(settings):
     """Test users need a password, not a slow one (the default hasher costs ~0.5 s per user)."""
