@@ -6,10 +6,12 @@ from trimmed mean squares of differences (a slide's or a rupture's big steps are
 a client's trailing no-shows (a dropout's signature, never a steady course's) are left out of the
 attendance habits.
 
-The model: subscale s of a client at session t is L_s + u(t) + e_s(t), clipped to the scale and
-rounded as the data are. L is the client's usual level per subscale (a bootstrap of the clinic's
-clients, each with its own attendance habits and course length), u a session state shared by the
-subscales with carry-over rho (AR(1) over scheduled sessions), e_s subscale noise. Successive
+The model: subscale s of a client at session t is L_s + c(t) + u(t) + e_s(t), clipped to the scale
+and rounded as the data are. L is the client's usual level per subscale (a bootstrap of the clinic's
+clients, each with its own attendance habits and course length), c the clinic's usual course (how far
+its steady clients' totals sit from their own usual level, session by session: alliance that grows
+early and levels off), u a session state shared by the subscales with carry-over rho (AR(1) over
+scheduled sessions), e_s subscale noise. Successive
 differences identify the parts without centring on each client's mean (which biases short series):
 for the total, V(k) = E[(T(t+k) − T(t))²]/2 = σ_u²(1 − ρ^k) + σ_e²/3, fitted over k = 1 … LAGS,
 and the subscales' spread around their total gives σ_e. The state's shocks have the shape of the
