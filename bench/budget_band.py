@@ -29,14 +29,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from early_warning import GENERATORS, EngineRuns, cohorts, default_budget  # noqa: E402
-
-BELOW = {8.0: 3.0, 5.0: 2.0}  # the band's lower margin, by budget (points); other budgets: 3
-
-
-def band(budget: float) -> tuple[float, float]:
-    """The issue's band, as fractions, for a budget in percent."""
-    return (budget - BELOW.get(budget, 3.0)) / 100, (budget + 1.0) / 100
+from early_warning import GENERATORS, EngineRuns, band, cohorts, default_budget, in_band  # noqa: E402
 
 
 def measure(generators: list[str], participants: int, replicates: int, budgets: list[float]) -> dict:
@@ -62,20 +55,19 @@ def print_table(results: dict, budgets: list[float], replicates: int) -> None:
     )
     print(header)
     print("-" * len(header))
-    in_band = {b: [0, 0] for b in budgets}  # scenarios whose mean is in the band, replicates in it
+    counts = {b: [0, 0] for b in budgets}  # scenarios whose mean is in the band, replicates in it
     totals = {b: [0, 0.0, 0.0] for b in budgets}
     for (generator, scenario), by_budget in results.items():
         cells = []
         for budget in budgets:
-            low, high = band(budget)
             rows = by_budget[budget]
             rates = [r for r, *_ in rows]
             mean = statistics.mean(rates)
             se = f"{statistics.stdev(rates) / math.sqrt(len(rates)):.1%}" if len(rates) > 1 else "–"
-            inside = sum(low - 1e-9 <= r <= high + 1e-9 for r in rates)
-            mark = " " if low - 1e-9 <= mean <= high + 1e-9 else "*"
-            in_band[budget][0] += mark == " "
-            in_band[budget][1] += inside
+            inside = sum(in_band(r, budget / 100) for r in rates)
+            mark = " " if in_band(mean, budget / 100) else "*"
+            counts[budget][0] += mark == " "
+            counts[budget][1] += inside
             caught = statistics.mean(c for _r, c, _a, _s in rows)
             ahead = statistics.mean(a for _r, _c, a, _s in rows)
             totals[budget][0] += 1
@@ -89,10 +81,10 @@ def print_table(results: dict, budgets: list[float], replicates: int) -> None:
     print()
     for budget in budgets:
         n, caught, ahead = totals[budget]
-        low, high = band(budget)
+        low, high = band(budget / 100)
         print(
-            f"B = {budget:g}% (band {low:.0%}–{high:.0%}): mean in the band on {in_band[budget][0]} of {n} scenarios"
-            f" (* outside), {in_band[budget][1]} of {n * replicates} replicates in it; mean over scenarios"
+            f"B = {budget:g}% (band {low:.0%}–{high:.0%}): mean in the band on {counts[budget][0]} of {n} scenarios"
+            f" (* outside), {counts[budget][1]} of {n * replicates} replicates in it; mean over scenarios"
             f" {caught / n:.0%} of dropouts flagged by the last session, {ahead / n:.0%} ≥ 1 ahead"
         )
 

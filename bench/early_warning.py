@@ -424,6 +424,17 @@ def cohort_from_records(generator: str, scenario: str, records, defaults: Engine
     return Cohort(generator, scenario, cases, _calibrated(cases, defaults), external)
 
 
+def band(budget: float) -> tuple[float, float]:
+    """Issue 10's band around a budget (fractions): B − 3 to B + 1 points at B = 8% and above,
+    B − 2 to B + 1 below."""
+    return budget - (0.03 if budget >= 0.08 - 1e-9 else 0.02), budget + 0.01
+
+
+def in_band(rate: float, budget: float) -> bool:
+    low, high = band(budget)
+    return low - 1e-9 <= rate <= high + 1e-9
+
+
 REPLICATE_SEED_STEP = 1000  # replicate r draws every cohort with its usual seed + r · this
 
 

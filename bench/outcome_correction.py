@@ -32,7 +32,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from early_warning import FLAG_SEVERITIES, EngineRuns, _engine_score, cohorts  # noqa: E402
+from early_warning import FLAG_SEVERITIES, EngineRuns, _engine_score, cohorts, in_band  # noqa: E402
 
 from measures.engine import compute_case  # noqa: E402
 from measures.engine.budget import calibrate_strictness  # noqa: E402
@@ -78,11 +78,6 @@ def calibrated(runs: EngineRuns, budget: float) -> float | None:
     sizes = [len(c.participants) for c in runs.cohort.cases]
     fit = calibrate_strictness(series, runs.cohort.settings, budget, case_sizes=sizes)
     return fit.strictness if fit else None
-
-
-def in_band(rate: float, budget: float) -> bool:
-    low = budget - (0.03 if budget >= 0.08 else 0.02)
-    return low - 1e-9 <= rate <= budget + 0.01 + 1e-9
 
 
 def measure(runs: EngineRuns, budget: float, without_reported: bool):
