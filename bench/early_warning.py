@@ -12,7 +12,8 @@ of 2, 5, 8, 10 and 15%: the engine at the most sensitive strictness on a grid (a
 whose rate stays within the target, each baseline at its most sensitive threshold within it
 (as tune() picks); then the engine at its default budget (calibrate_strictness on the cohort's
 own series), with its achieved false-flag rate and alerts per 100 attended sessions, what the
-dropouts' truth gives to be seen, and a summary over scenarios.
+dropouts' truth gives to be seen, which rules the false flags are spent on (the kind of each
+flagged completer's case's first flag), and a summary over scenarios.
 
 Definitions (per participant; the dashboard ranks cases, so any warning or alert finding in a
 couple's or family's case counts for every member, for the engine and the baselines alike):
@@ -38,6 +39,7 @@ import math
 import statistics
 import sys
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -87,6 +89,7 @@ class Row:
     split_severities: list[str] = field(default_factory=list)  # the case's split findings
     alerts: int = 0  # alert findings raised for this participant
     attended: int = 0  # sessions attended
+    first_kind: str = ""  # the kind of the case's first flag
 
 
 @dataclass(slots=True)
@@ -107,9 +110,10 @@ def collect(cases: list[SimulatedCase], settings: EngineSettings) -> list[Row]:
     for case in cases:
         result = compute_case(case.participants, settings)
         # the dashboard ranks cases, so a flag on any member flags the whole case
-        case_flags = sorted(
-            f.session_number for f in result.findings if f.severity in FLAG_SEVERITIES
+        flags = sorted(
+            (f for f in result.findings if f.severity in FLAG_SEVERITIES), key=lambda f: f.session_number
         )
+        case_flags = [f.session_number for f in flags]
         for pid, observations in case.participants.items():
             truth = case.truth[pid]
             rows.append(
@@ -138,6 +142,7 @@ def collect(cases: list[SimulatedCase], settings: EngineSettings) -> list[Row]:
                         if f.participant_id == pid and f.severity == "alert"
                     ),
                     attended=sum(1 for o in observations if o.attended),
+                    first_kind=flags[0].kind if flags else "",
                 )
             )
     return rows
@@ -632,7 +637,8 @@ def _any_sign(observations: list[Observation], start: int, last: int) -> bool:
 
 
 def print_truth(runs: EngineRuns, rows: list[Row]) -> None:
-    """What the scenario's dropouts give to be seen, and what the engine catches of each kind."""
+    """What the scenario's dropouts give to be seen, what the engine catches of each kind, and
+    which rules its false flags are spent on."""
     members = {pid: obs for c in runs.cohort.cases for pid, obs in c.participants.items()}
     by_row = [(r, members[pid]) for r, pid in zip(rows, members, strict=True)]
     dropouts = [(r, obs) for r, obs in by_row if r.outcome == OUTCOME_DROPOUT and r.last_attended]
@@ -656,6 +662,12 @@ def print_truth(runs: EngineRuns, rows: list[Row]) -> None:
     print(
         "   caught at the default budget, by kind: "
         + ", ".join(f"{k} {statistics.mean(v):.0%} of {len(v)}" for k, v in sorted(kinds.items()))
+    )
+    clean = [r for r in rows if r.outcome == OUTCOME_COMPLETED and r.is_rupture_free]
+    spent = Counter(r.first_kind for r in clean if r.first_kind)
+    print(
+        "   the false flags, by the kind of the case's first flag: "
+        + ", ".join(f"{k} {n / max(1, len(clean)):.1%}" for k, n in spent.most_common())
     )
 
 
