@@ -12,6 +12,7 @@ ALLIANCE_REQUIRE_SERVICES=1 (set by .ci/run) the same situation fails the test.
 import os
 import shutil
 import socket
+import threading
 from urllib.parse import urlsplit
 
 import pytest
@@ -74,15 +75,52 @@ def tcp_reachable(url, default_port):
         return False
 
 
+_running = {"test": "(no test yet)"}
+# Every connection object the tests saw in the main thread. After the first Playwright test, the
+# later tests run in a context of their own (the sync API's greenlets), where Django's connection
+# is another object than the one pytest-django set up with: its session is closed at the end too.
+_main_connections = []
+
+
+@pytest.fixture(autouse=True)
+def _test_named_in_sessions(request):
+    """Keeps the running test's id for ``_name_session``, and the connection object it uses."""
+    from django.db import connections
+
+    _running["test"] = request.node.nodeid
+    wrapper = connections["default"]
+    if not any(wrapper is seen for seen in _main_connections):
+        _main_connections.append(wrapper)
+    yield
+
+
+def _name_session(sender, connection, **kwargs):
+    """Names each PostgreSQL session this process opens after its thread and the test that was
+    running, so that a session left on the test database is named by the warning below. (A
+    session with no name comes from another process: a worker or a server the test started.)"""
+    if connection.vendor != "postgresql":
+        return
+    thread = threading.current_thread().name[:24]
+    test = _running["test"].rsplit("/", 1)[-1]
+    name = f"{thread} {test[-(62 - len(thread)):]}"  # PostgreSQL keeps 63 bytes of a name
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT set_config('application_name', %s, false)", [name])
+
+
 @pytest.fixture(scope="session")
 def django_db_setup(django_db_setup, django_db_blocker):
     """pytest-django's test database, and at its end no session left holding it: a connection that
     a test's thread or subprocess left open made DROP DATABASE fail ("is being accessed by other
     users"), so the test database stayed behind. Those sessions are ended, and named in a warning
     (their application and last statement), so that the test that leaked them can be found."""
-    yield
     from django.db import connection
+    from django.db.backends.signals import connection_created
 
+    connection_created.connect(_name_session, dispatch_uid="tests-name-session")
+    yield
+    connection_created.disconnect(dispatch_uid="tests-name-session")
+    for wrapper in _main_connections:
+        wrapper.close()
     if connection.vendor != "postgresql":
         return
     with django_db_blocker.unblock(), connection.cursor() as cursor:
