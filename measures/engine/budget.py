@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import statistics
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -32,15 +33,17 @@ def at_strictness(settings: EngineSettings, strictness: float) -> EngineSettings
     Thresholds in SD units (the confirm bar, the split multiples) and sizes (the sustained
     shift) scale linearly; the CUSUM interval too (its run length grows about linearly with h);
     the lapse probabilities are raised to the power strictness (a run's probability is a
-    product, so a power scales the run length it takes); the runs of checks a low score or a
-    couple's or family's split needs scale too, rounded (a family of five has ten pairs: without
-    the split's persistence moving, the strictest setting still flags steady families). The
+    product, so a power scales the run length it takes); the run of checks a low score needs
+    scales too, rounded; a couple's or family's split's persistence moves too (a family of five
+    has ten pairs: without it, the strictest setting still flags steady families), by the bar a
+    check must reach to count towards the run above 1 (_run_bar) and by the run's length below. The
     confirm bar never falls below the note's bar (z_drop): a flag needs more evidence than a note.
     """
     low, high = STRICTNESS_RANGE
     s = min(high, max(low, strictness))
     if s == 1.0:
         return settings
+    shorter = min(s, 1.0)  # a split's runs shorten below 1; above, its run bar rises instead
     return dataclasses.replace(
         settings,
         z_confirm=max(settings.z_drop, settings.z_confirm * s),
@@ -51,9 +54,24 @@ def at_strictness(settings: EngineSettings, strictness: float) -> EngineSettings
         split_large=settings.split_large * s,
         split_very_large=settings.split_very_large * s,
         low_run=_run(settings.low_run, s),
-        split_warning_run=_run(settings.split_warning_run, s),
-        split_alert_run=max(_run(settings.split_alert_run, s), _run(settings.split_warning_run, s) + 1),
+        split_warning_run=_run(settings.split_warning_run, shorter),
+        split_alert_run=max(_run(settings.split_alert_run, shorter), _run(settings.split_warning_run, shorter) + 1),
+        split_run_bar=settings.split_run_bar * _run_bar(settings.z_drop, s),
     )
+
+
+def _run_bar(z: float, strictness: float) -> float:
+    """How much higher a check must be to count towards a run at ``strictness`` ≥ 1: the bar whose
+    one-sided tail is the note's tail (at ``z``) to the power strictness, as a multiple of ``z``.
+    Under noise a run of k such checks is as unlikely as a run of k · strictness at the note's
+    bar, the run that strictness asked for before, but the bar moves smoothly where a run length
+    moves a whole check at a time (a family of five's ten pairs made the flagged share jump by
+    several points there). Below 1 the bar stays and the runs shorten instead."""
+    if strictness <= 1.0:
+        return 1.0
+    normal = statistics.NormalDist()
+    tail = (1.0 - normal.cdf(z)) ** strictness
+    return normal.inv_cdf(1.0 - tail) / z
 
 
 def _run(length: int, strictness: float) -> int:

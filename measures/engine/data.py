@@ -150,11 +150,15 @@ class EngineSettings:
     # multiples of that threshold: split_large (about z 3.9, p < 1e-4 for noise alone) is a
     # warning at once, split_very_large (about z 5.9) an alert. Persistence, in joint checks in
     # a row with the pair split: split_warning_run is a warning, split_alert_run an alert. A
-    # split both large and persisting (a warning on each count) is an alert.
+    # split both large and persisting (a warning on each count) is an alert. A joint check counts
+    # towards persistence when its widening reaches split_run_bar thresholds: 1 at the defaults;
+    # a stricter budget raises it (budget.at_strictness) rather than lengthening the run, so that
+    # the flagged share moves smoothly with the strictness instead of jumping a whole check.
     split_large: float = 2.0
     split_very_large: float = 3.0
     split_warning_run: int = 2
     split_alert_run: int = 3
+    split_run_bar: float = 1.0
 
 
 @dataclass(frozen=True, slots=True)

@@ -274,6 +274,8 @@ def test_a_four_point_split_between_partners_usually_half_a_point_apart_is_a_fla
         ({"split_large": 4.0, "split_very_large": 6.0}, [4], [(1, "info")]),
         ({"split_very_large": 4.0}, [4], [(1, "warning")]),
         ({"split_warning_run": 3, "split_alert_run": 4}, [2, 2, 2], [(1, "info"), (3, "warning")]),
+        # checks under the run's bar are split but do not count towards persistence
+        ({"split_run_bar": 10.0}, [2, 2, 2], [(1, "info")]),
     ],
 )
 def test_the_split_levels_are_the_settings(changes, gaps, expected):

@@ -1,5 +1,7 @@
 """The strictness knob: one number moves every flag-raising rule, in one direction."""
 
+import statistics
+
 import pytest
 
 from measures.engine import EngineSettings, compute_case
@@ -39,15 +41,30 @@ def test_it_moves_every_flag_threshold_and_no_note_threshold():
     assert strict.cutoff == base.cutoff  # the clinic's cutoff is the clinic's
 
 
-def test_the_runs_a_low_score_or_a_split_needs_scale_with_it():
+def test_the_persistence_a_low_score_or_a_split_needs_moves_with_it():
     """A family of five has ten pairs: if a split's persistence did not move, no strictness
     would bring steady families under the budget (bench/early_warning.py --curves, third)."""
     base = EngineSettings()
     strict = at_strictness(base, 2.0)
-    assert (strict.low_run, strict.split_warning_run, strict.split_alert_run) == (6, 4, 6)
+    assert strict.low_run == 6
+    # a split's run keeps its length and counts only checks above a higher bar: two checks past
+    # it are as unlikely under noise as four past the note's bar (the one-sided tail squared)
+    assert (strict.split_warning_run, strict.split_alert_run) == (2, 3)
+    tail = 1 - statistics.NormalDist().cdf(base.z_drop)
+    assert 1 - statistics.NormalDist().cdf(strict.split_run_bar * base.z_drop) == pytest.approx(tail**2)
     lenient = at_strictness(base, 0.4)
-    assert lenient.low_run == 1 and lenient.split_warning_run == 1
+    assert lenient.low_run == 1 and lenient.split_warning_run == 1 and lenient.split_run_bar == 1.0
     assert lenient.split_alert_run > lenient.split_warning_run  # an alert needs more than a warning
+
+
+def test_the_split_run_bar_rises_smoothly_with_it():
+    """The run's bar, unlike a run length, has no steps: the flagged share does not jump where
+    a whole check is added (noisy families' share fell 9.6% → 5.8% between s = 2.22 and 2.27)."""
+    grid = [1.0 + 0.01 * k for k in range(201)]
+    bars = [at_strictness(EngineSettings(), s).split_run_bar for s in grid]
+    steps = [b - a for a, b in zip(bars, bars[1:], strict=False)]
+    assert bars[0] == 1.0 and all(step > 0 for step in steps)
+    assert max(steps) < 0.02  # a run length moves the share as a whole check does
 
 
 @pytest.mark.parametrize("strictness", [0.0, 100.0])

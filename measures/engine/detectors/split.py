@@ -88,7 +88,8 @@ class SplitAlliance:
         widening = gap - usual_gap
         # a split is a change in the pair's usual gap, so it needs their history first
         is_split = base is not None and gap >= rc and widening >= threshold
-        run = pair.run + 1 if is_split else 0
+        # persistence counts the checks split by the run's bar (above the note's when stricter)
+        run = pair.run + 1 if is_split and widening >= self.settings.split_run_bar * threshold else 0
         level = self._level(widening, threshold, run) if is_split else INFO
         pair.diffs.append(diff)
         # a flagged split stays out of the pair's usual gap, as a confirmed drop stays out of a
