@@ -42,7 +42,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from early_warning import GENERATORS, RATES, Cohort, EngineRuns, cohorts, score  # noqa: E402
+from early_warning import GENERATORS, RATES, Cohort, EngineRuns, Row, cohorts, score  # noqa: E402
+from early_warning import _engine_score as engine_score  # noqa: E402
 
 from measures.engine import Observation  # noqa: E402
 from measures.simulation import OUTCOME_COMPLETED, OUTCOME_DROPOUT  # noqa: E402
@@ -201,24 +202,23 @@ def _case_series(members: list[_Member]) -> dict[int, dict[int, float]]:
     return out
 
 
-def attainable(cohort: Cohort) -> list[tuple[float, float, float]]:
-    """(caught by last, ahead, achieved false-flag rate) at each of RATES."""
+def attainable(cohort: Cohort, rows: list[Row]) -> list[tuple[float, float, float]]:
+    """(caught by last, ahead, achieved false-flag rate) at each of RATES, scored by
+    early_warning.score on the engine's ``rows`` of the same cohort (their truth: any run's)."""
     members = _members(cohort)
     _cross_fit(members, len(cohort.cases))
     series = _case_series(members)
-    clean = np.array([max(series[m.case].values()) for m in members if m.clean])
-    dropouts = [m for m in members if m.outcome == OUTCOME_DROPOUT and m.last]
-
-    def best(m: _Member, last: int) -> float:
-        return max((v for s, v in series[m.case].items() if (m.onset or 1) <= s <= last), default=-np.inf)
-
-    by_last = np.array([best(m, m.last) for m in dropouts])
-    ahead = np.array([best(m, m.last - 1) for m in dropouts])
+    # collect() walks the cases and their members in the order _members does
+    assert [r.case_id for r in rows] == [cohort.cases[m.case].case_id for m in members]
+    clean = np.sort([max(series[m.case].values()) for m in members if m.clean])[::-1]
     points = []
     for target in RATES:
         allowed = int(np.floor(target * len(clean) + 1e-9))
-        bar = np.sort(clean)[::-1][allowed] if allowed < len(clean) else -np.inf
-        points.append(((by_last > bar).mean(), (ahead > bar).mean(), (clean > bar).mean()))
+        bar = clean[allowed] if allowed < len(clean) else -np.inf
+        flagged = {case: [s for s, v in sorted(by.items()) if v > bar] for case, by in series.items()}
+        of_row = {id(r): flagged[m.case] for r, m in zip(rows, members, strict=True)}
+        sc = score("fit", rows, lambda r, of_row=of_row: of_row[id(r)], lambda r: [])
+        points.append((sc.caught, sc.ahead, sc.false_flags))
     return points
 
 
@@ -229,12 +229,11 @@ def _cell(caught: float, ahead: float, rate: float | None = None) -> str:
 ENGINE_RATES = (0.05, 0.08)
 
 
-def _engine(cohort: Cohort) -> list[tuple[float, float, float]]:
+def _engine(runs: EngineRuns) -> list[tuple[float, float, float]]:
     """The engine at its most sensitive strictness within each of ENGINE_RATES (as --curves)."""
-    runs = EngineRuns(cohort)
     points = []
     for target in ENGINE_RATES:
-        sc = score("engine", runs.at(runs.tuned(target)), lambda r: r.engine_flags, lambda r: r.raised)
+        sc = engine_score(runs.at(runs.tuned(target)))
         points.append((sc.caught, sc.ahead, sc.false_flags))
     return points
 
@@ -258,8 +257,9 @@ def main() -> None:
     print(f"   {'generator / scenario':<34}{head}")
     fitted, engine, names = [], [], []
     for cohort in cohorts(chosen, args.participants, args.seed):
-        fitted.append(attainable(cohort))
-        engine.append(_engine(cohort))
+        runs = EngineRuns(cohort)
+        engine.append(_engine(runs))
+        fitted.append(attainable(cohort, next(iter(runs.rows.values()))))
         names.append(cohort.scenario)
         cells = "".join(f"{_cell(*p):>17}" for p in fitted[-1] + engine[-1])
         print(f"   {cohort.generator + ' / ' + cohort.scenario:<34}{cells}")
