@@ -13,6 +13,7 @@ from datetime import timedelta
 import pytest
 from django.urls import reverse
 from django.utils import timezone
+from playwright.sync_api import expect
 
 from accounts.models import Clinic, User
 from measures.management.commands.seed_demo import ADMIN, DEMO_PASSWORD, DEMO_SLUG
@@ -75,7 +76,7 @@ def test_an_admin_onboards_a_therapist_and_runs_a_couple_case_from_invitation_to
     page.locator("#id_role").select_option("therapist")
     mailoutbox.clear()
     page.get_by_role("button", name="Send invitation").click()
-    assert page.get_by_text(f"Invitation sent to {NEW_EMAIL}").is_visible()
+    expect(page.get_by_text(f"Invitation sent to {NEW_EMAIL}")).to_be_visible()
     page.screenshot(path=str(artifacts / "journey-1-invite.png"), full_page=True)
     (invitation_mail,) = [m for m in mailoutbox if NEW_EMAIL in m.to]
     link = INVITATION_LINK.search(invitation_mail.body).group(1)
@@ -107,7 +108,7 @@ def test_an_admin_onboards_a_therapist_and_runs_a_couple_case_from_invitation_to
         page.screenshot(path=str(artifacts / "journey-2-open-case.png"), full_page=True)
         page.get_by_role("button", name="Open the case").click()
         page.wait_for_url("**/cases/*/manage/")
-        assert page.get_by_text("Case E2E-LIND opened.").is_visible()
+        expect(page.get_by_text("Case E2E-LIND opened.")).to_be_visible()
         case = Case.objects.get(clinic=clinic, reference="E2E-LIND")
         assert (case.kind, case.therapist, case.participants.count()) == (Case.Kind.COUPLE, nina, 2)
         case_url = reverse("dashboard:case", args=[case.pk])
@@ -125,7 +126,7 @@ def test_an_admin_onboards_a_therapist_and_runs_a_couple_case_from_invitation_to
         mailoutbox.clear()
         therapist.locator("form[action$='/status/']").get_by_role("button", name="Attended").click()
         therapist.wait_for_url(re.compile(r".*#sessions$"))
-        assert therapist.get_by_text("Session marked attended.").is_visible()
+        expect(therapist.get_by_text("Session marked attended.")).to_be_visible()
         session.refresh_from_db()
         assert session.status == TherapySession.Status.ATTENDED
         for _name, email in PARTNERS:
@@ -140,7 +141,7 @@ def test_an_admin_onboards_a_therapist_and_runs_a_couple_case_from_invitation_to
         page.get_by_label("Give the case to").select_option(label=other.full_name)
         page.get_by_role("button", name="Transfer").click()
         page.wait_for_url("**/manage/")
-        assert page.get_by_text(f"Case E2E-LIND is now {other.full_name}'s.").is_visible()
+        expect(page.get_by_text(f"Case E2E-LIND is now {other.full_name}'s.")).to_be_visible()
         history = page.locator("#therapists-heading + ul")
         assert f"from {nina.full_name} to {other.full_name}" in history.inner_text()
         page.screenshot(path=str(artifacts / "journey-3-after-transfer.png"), full_page=True)
@@ -157,8 +158,8 @@ def test_an_admin_onboards_a_therapist_and_runs_a_couple_case_from_invitation_to
     page.get_by_label("Dropped out").check()
     page.get_by_role("button", name="Close the case").click()
     page.wait_for_url("**/manage/")
-    assert page.get_by_role("heading", name="Closed", exact=True).is_visible()
-    assert page.get_by_role("button", name="Reopen the case").is_visible()
+    expect(page.get_by_role("heading", name="Closed", exact=True)).to_be_visible()
+    expect(page.get_by_role("button", name="Reopen the case")).to_be_visible()
     page.screenshot(path=str(artifacts / "journey-4-closed.png"), full_page=True)
     case.refresh_from_db()
     assert case.status != Case.Status.ACTIVE and case.outcome == Case.Outcome.DROPPED_OUT
@@ -198,11 +199,11 @@ def test_every_page_issue_11_added_passes_axe(page, browser, live_server, mailou
     # The forms in their refused state: errors beside the fields must be announced too.
     page.goto(reverse("dashboard:open_case"))
     page.get_by_role("button", name="Open the case").click()
-    assert page.locator(".invalid-feedback").first.is_visible()
+    expect(page.locator(".invalid-feedback").first).to_be_visible()
     assert_axe_clean(page, "open case, refused")
     page.goto(reverse("dashboard:manage_case", args=[case.pk]))
     page.get_by_role("button", name="Close the case").click()  # no outcome chosen
-    assert page.locator(".invalid-feedback").first.is_visible()
+    expect(page.locator(".invalid-feedback").first).to_be_visible()
     assert_axe_clean(page, "manage case, refused close")
 
     # The CSV import: its preview, and a file with line-numbered errors.
@@ -216,14 +217,14 @@ def test_every_page_issue_11_added_passes_axe(page, browser, live_server, mailou
         files=[{"name": "cases.csv", "mimeType": "text/csv", "buffer": good.encode()}]
     )
     page.get_by_role("button", name="Check and preview").click()
-    assert page.get_by_role("button", name="Confirm the import").is_visible()
+    expect(page.get_by_role("button", name="Confirm the import")).to_be_visible()
     assert_axe_clean(page, "import preview")
     bad = "case_reference,kind,therapist_email,client_id,display_name\nIMP-2,triad,nobody@example.test,x,X\n"
     page.locator("#id_cases_file").set_input_files(
         files=[{"name": "cases.csv", "mimeType": "text/csv", "buffer": bad.encode()}]
     )
     page.get_by_role("button", name="Check and preview").click()
-    assert page.get_by_role("alert").is_visible()
+    expect(page.get_by_role("alert")).to_be_visible()
     assert_axe_clean(page, "import errors")
 
     # The password change's done page.

@@ -4,6 +4,7 @@ import re
 
 import pytest
 from django.urls import reverse
+from playwright.sync_api import expect
 
 from accounts.models import User
 from measures.management.commands.seed_demo import ADMIN, DEMO_PASSWORD
@@ -30,7 +31,7 @@ def test_the_admin_invites_a_therapist_who_sets_a_password_and_logs_in(page, mai
     page.locator("#id_email").fill("nina.new@example.test")
     page.locator("#id_role").select_option("therapist")
     page.get_by_role("button", name="Send invitation").click()
-    assert page.get_by_text("Invitation sent to nina.new@example.test").is_visible()
+    expect(page.get_by_text("Invitation sent to nina.new@example.test")).to_be_visible()
     page.screenshot(path=str(artifacts / "admin-invites-therapist.png"), full_page=True)
     page.get_by_role("button", name="Log out").click()
 

@@ -4,6 +4,7 @@ import re
 
 import pytest
 from django.db.models import F
+from playwright.sync_api import expect
 
 from measures.management.commands.seed_demo import DEMO_PASSWORD, DEMO_SLUG
 from measures.models import CaseEvaluation, Signal
@@ -47,29 +48,31 @@ def test_a_therapist_finds_acknowledges_and_resolves_a_declining_client(page, ar
     row = page.locator("table.table-caseload tbody tr").filter(
         has=page.get_by_role("link", name=case.reference, exact=True)
     )
-    assert row.get_by_role("link", name=case.reference).is_visible()
+    expect(row.get_by_role("link", name=case.reference)).to_be_visible()
     reason = row.locator(".reason")
-    assert reason.is_visible() and reason.inner_text().strip()
+    expect(reason).to_be_visible()
+    assert reason.inner_text().strip()
     assert row.locator("svg.sparkline").count() == 1
     page.screenshot(path=str(artifacts / "caseload.png"), full_page=True)
 
     row.get_by_role("link", name=case.reference).click()
     page.wait_for_url(f"**/cases/{case.pk}/")
     chart = page.locator("#chart svg.chart").first
-    assert chart.is_visible() and chart.get_attribute("role") == "img"
+    expect(chart).to_be_visible()
+    expect(chart).to_have_attribute("role", "img")
     assert chart.locator("polyline").count() >= 1
 
     card = page.locator("article.flag-card").first  # the most severe open flag: the caseload's reason
     card_id = card.get_attribute("id")
-    assert card.locator(".flag-message").is_visible()
+    expect(card.locator(".flag-message")).to_be_visible()
     assert not card.locator("dl.evidence").is_visible()  # folded under "How this was decided"
     card.get_by_text("How this was decided").click()
-    assert card.locator("dl.evidence").is_visible()
-    assert card.get_by_text("To try in the next session").is_visible()
+    expect(card.locator("dl.evidence")).to_be_visible()
+    expect(card.get_by_text("To try in the next session")).to_be_visible()
     card.get_by_role("button", name="Acknowledge").click()
     page.wait_for_load_state()
     card = page.locator(f"#{card_id}")
-    assert card.get_by_text("acknowledged", exact=True).is_visible()
+    expect(card.get_by_text("acknowledged", exact=True)).to_be_visible()
     assert card.get_by_role("button", name="Acknowledge").count() == 0
 
     # Resolve without choosing what was done: refused, with the error beside the field.
@@ -78,7 +81,7 @@ def test_a_therapist_finds_acknowledges_and_resolves_a_declining_client(page, ar
     page.wait_for_load_state()
     card = page.locator(f"#{card_id}")
     error = card.locator(".invalid-feedback")
-    assert error.is_visible() and error.inner_text() == "Choose what was done."
+    expect(error).to_have_text("Choose what was done.")
     select = card.get_by_label("What was done")
     assert select.get_attribute("aria-invalid") == "true"
     assert select.evaluate("element => element === document.activeElement")  # focus on the refused field
@@ -95,12 +98,12 @@ def test_a_therapist_finds_acknowledges_and_resolves_a_declining_client(page, ar
     page.wait_for_url(re.compile(r".*#history$"))
     assert page.locator(f"#{card_id}").count() == 0
     history = page.locator("#history")
-    assert history.get_by_text("Adjusted the goals: “Agreed smaller weekly goals together”").is_visible()
+    expect(history.get_by_text("Adjusted the goals: “Agreed smaller weekly goals together”")).to_be_visible()
     signal = Signal.objects.get(pk=int(card_id.removeprefix("flag-")))
     assert signal.status == "resolved" and signal.holds
     assert list(signal.actions.values_list("action", flat=True))[-2:] == ["acknowledged", "resolved"]
     assert signal.actions.get(action="resolved").suggestion == suggestions_for(signal.kind)[0].key
-    assert history.get_by_text("Suggestion used:").first.is_visible()
+    expect(history.get_by_text("Suggestion used:").first).to_be_visible()
 
 
 def test_the_case_page_prints_as_a_clean_report(page, artifacts):
@@ -110,7 +113,7 @@ def test_the_case_page_prints_as_a_clean_report(page, artifacts):
     page.wait_for_url("**/caseload/")
     page.goto(f"/cases/{case.pk}/")
     legend = page.locator("ul.chart-legend")
-    assert legend.is_visible() and "resolved flag" in legend.inner_text()
+    expect(legend).to_contain_text("resolved flag")
     assert page.locator("button:visible").count() > 0  # on screen the buttons are there
 
     page.emulate_media(media="print")
@@ -118,11 +121,11 @@ def test_the_case_page_prints_as_a_clean_report(page, artifacts):
     assert page.locator("nav").count() >= 1 and page.locator("nav:visible").count() == 0
     shown = page.locator("button:visible, form:visible, select:visible, input:visible")
     assert shown.count() == 0, shown.evaluate_all("els => els.map(e => e.outerHTML.slice(0, 120))")
-    assert page.locator("#chart svg.chart").first.is_visible()
-    assert page.locator("ul.chart-legend").is_visible()
-    assert page.locator("article.flag-card").first.is_visible()
+    expect(page.locator("#chart svg.chart").first).to_be_visible()
+    expect(page.locator("ul.chart-legend")).to_be_visible()
+    expect(page.locator("article.flag-card").first).to_be_visible()
     assert page.locator("#sessions").is_hidden()
-    assert page.get_by_text("Case report printed").is_visible()
+    expect(page.get_by_text("Case report printed")).to_be_visible()
 
 
 def test_a_couples_case_page_shows_one_line_per_partner(page, artifacts):

@@ -5,6 +5,7 @@ import json
 import pytest
 from django.urls import reverse
 from fhir.resources.R4B.bundle import Bundle
+from playwright.sync_api import expect
 
 from measures.management.commands.seed_demo import ADMIN, DEMO_PASSWORD
 from measures.models import ExportRecord
@@ -37,5 +38,5 @@ def test_the_admin_downloads_each_export(page, tmp_path):
     assert list(ExportRecord.objects.order_by("created_at", "pk").values_list("kind", flat=True)) == kinds
     assert all(record.rows for record in ExportRecord.objects.all())
     page.reload()
-    assert page.get_by_role("heading", name="Recent exports").is_visible()
+    expect(page.get_by_role("heading", name="Recent exports")).to_be_visible()
     assert page.locator("table tbody tr").count() == len(kinds)

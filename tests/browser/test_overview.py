@@ -3,6 +3,7 @@
 import re
 
 import pytest
+from playwright.sync_api import expect
 
 from measures.management.commands.seed_demo import ADMIN, DEMO_PASSWORD, DEMO_SLUG
 from measures.models import Signal
@@ -24,11 +25,12 @@ def test_the_admin_opens_the_overview(page, artifacts):
     log_in(page, ADMIN[0])
     page.get_by_role("link", name="Overview").click()
     page.wait_for_url("**/overview/")
-    assert page.get_by_role("heading", name="Clinic overview").is_visible()
-    assert page.locator("#computed-at").is_visible()
+    expect(page.get_by_role("heading", name="Clinic overview")).to_be_visible()
+    expect(page.locator("#computed-at")).to_be_visible()
     assert page.locator("svg.chart").count() == 4
     assert page.locator("#by-therapist tbody tr").count() == 3  # the demo's three therapists
-    assert page.locator("#fidelity").is_visible() and page.locator("#track-record").is_visible()
+    expect(page.locator("#fidelity")).to_be_visible()
+    expect(page.locator("#track-record")).to_be_visible()
     page.screenshot(path=str(artifacts / "overview.png"), full_page=True)
     page.get_by_role("link", name="Show therapists anonymised").click()
     page.wait_for_url(re.compile(r".*anonymise=1"))
@@ -45,11 +47,11 @@ def test_the_case_report_prints_on_one_page(page, artifacts):
     )
     log_in(page, case.therapist.email)
     page.goto(f"/cases/{case.pk}/report/")
-    assert page.get_by_role("heading", name=f"Case report: {case.reference}").is_visible()
+    expect(page.get_by_role("heading", name=f"Case report: {case.reference}")).to_be_visible()
     page.emulate_media(media="print")
     page.screenshot(path=str(artifacts / "case_report_print.png"), full_page=True)
     assert page.locator(".screen-only").first.is_hidden()
-    assert page.locator("#report-charts svg.chart").first.is_visible()
+    expect(page.locator("#report-charts svg.chart").first).to_be_visible()
     assert page.locator("#report-open-flags .flag").count() >= 1
     assert page.locator("#report-last-check .check").count() >= 1
     pdf = page.pdf(format="A4")

@@ -1,6 +1,7 @@
 """The optional kind of rupture in real Chromium, with and without JavaScript."""
 
 import pytest
+from playwright.sync_api import expect
 
 from measures.models import Response
 from tests.browser.test_survey import PHONE, emailed_link
@@ -15,7 +16,7 @@ def answer_with_a_tap_on_the_kind(page):
         page.locator(f"label[for=id_{code}_7]").click()
     page.locator("label[for=id_rupture_0]").click()  # yes, something felt off
     kind = page.get_by_role("group", name="If something felt off: was it more like this? (optional)")
-    assert kind.is_visible()
+    expect(kind).to_be_visible()
     kind.get_by_text("I disagreed, or felt criticised").click()  # one tap
     page.get_by_role("button", name="Send my answers").click()
     page.wait_for_url("**/s/done/")

@@ -4,6 +4,7 @@ import re
 
 import pytest
 from django_otp.plugins.otp_totp.models import TOTPDevice
+from playwright.sync_api import expect
 
 from tests.builders import PASSWORD, make_totp_device, totp_code
 
@@ -25,7 +26,7 @@ def log_out(page):
 def test_enrol_log_out_log_in_with_a_code_and_a_recovery_code_works_once(page, therapist, case):
     password_step(page, therapist.email)
     page.wait_for_url("**/login/second-factor/setup/**")
-    assert page.locator("#totp-qr svg").is_visible()
+    expect(page.locator("#totp-qr svg")).to_be_visible()
     device = TOTPDevice.objects.get(user=therapist, confirmed=False)
     page.get_by_label("Code").fill(totp_code(device))
     page.get_by_role("button", name="Confirm").click()
@@ -33,7 +34,7 @@ def test_enrol_log_out_log_in_with_a_code_and_a_recovery_code_works_once(page, t
     assert len(codes) == 10 and all(re.fullmatch(r"[a-z2-7]{8}", code) for code in codes)
     page.get_by_role("link", name="Continue").click()
     page.wait_for_url("**/caseload/")
-    assert page.get_by_role("link", name=case.reference).is_visible()
+    expect(page.get_by_role("link", name=case.reference)).to_be_visible()
     log_out(page)
 
     # Log in with a code from the app.
@@ -49,10 +50,10 @@ def test_enrol_log_out_log_in_with_a_code_and_a_recovery_code_works_once(page, t
     page.get_by_label("Code").fill(codes[0])
     page.get_by_role("button", name="Continue").click()
     page.wait_for_url("**/caseload/")
-    assert page.get_by_text("9 are left").is_visible()
+    expect(page.get_by_text("9 are left")).to_be_visible()
     log_out(page)
     password_step(page, therapist.email)
     page.get_by_label("Code").fill(codes[0])
     page.get_by_role("button", name="Continue").click()
-    assert page.get_by_text("That code is not right").is_visible()
+    expect(page.get_by_text("That code is not right")).to_be_visible()
     assert "/login/second-factor/" in page.url

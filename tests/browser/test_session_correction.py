@@ -53,7 +53,7 @@ def test_a_misclicked_no_show_asks_first_and_cancelling_changes_nothing(page, ar
     page.wait_for_load_state()
     heading = page.get_by_role("heading", level=1)
     assert "No-show" in heading.inner_text()
-    assert page.get_by_role("button", name="Yes, mark it no-show").is_visible()
+    expect(page.get_by_role("button", name="Yes, mark it no-show")).to_be_visible()
     page.screenshot(path=str(artifacts / "confirm_no_show.png"), full_page=True)
 
     page.get_by_role("link", name="Cancel, keep it attended").click()

@@ -2,6 +2,7 @@
 
 import pytest
 from django.urls import reverse
+from playwright.sync_api import expect
 
 from measures.management.commands.seed_demo import DEMO_PASSWORD, DEMO_SLUG
 from sessions_app.models import Case
@@ -34,4 +35,4 @@ def test_staff_pages_pass_axe_and_fit_a_narrow_screen(page):
         page.goto(path)
         # WCAG 1.4.10: no sideways scrolling of the page itself at 320 CSS px (tables scroll inside).
         assert page.evaluate("document.documentElement.scrollWidth") <= 320, path
-        assert page.get_by_role("button", name="Log out").is_visible()
+        expect(page.get_by_role("button", name="Log out")).to_be_visible()

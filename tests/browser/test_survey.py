@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect
 
 from measures.actions.invitations import do_create_invitations
 from measures.models import Response, SurveyInvitation
@@ -76,7 +77,7 @@ def test_a_client_answers_an_emailed_link_on_a_phone_with_the_keyboard_only(page
     page.set_viewport_size(PHONE)
     page.goto(path)
     assert page.get_by_role("heading", level=1).inner_text().endswith("how was today's session?")
-    assert page.get_by_text("Who sees your answers").is_visible()
+    expect(page.get_by_text("Who sees your answers")).to_be_visible()
     # Every answer button is a touch target of at least 44 × 44 px, and nothing scrolls sideways.
     boxes = page.locator(".scale label").evaluate_all("els => els.map(e => e.getBoundingClientRect().toJSON())")
     assert len(boxes) == 6 * 11 and all(box["width"] >= 44 and box["height"] >= 44 for box in boxes)
@@ -84,7 +85,7 @@ def test_a_client_answers_an_emailed_link_on_a_phone_with_the_keyboard_only(page
     page.screenshot(path=str(artifacts / "survey-phone.png"), full_page=True)
     answer_with_keyboard(page, [7, 8, 6, 9, 10, 7], note="Good session")
     page.wait_for_url("**/s/done/")
-    assert page.get_by_role("heading", name="Thank you").is_visible()
+    expect(page.get_by_role("heading", name="Thank you")).to_be_visible()
     response = Response.objects.get(participant=case.participants.first())
     assert (response.goals, response.tasks, response.bond) == (7.5, 7.5, 8.5)
     assert response.rupture == Response.Rupture.NONE and response.note == "Good session"
@@ -98,7 +99,7 @@ def test_a_spanish_speaking_client_answers_in_spanish_with_the_keyboard(page, ca
     assert "¿cómo fue la sesión de hoy?" in page.get_by_role("heading", level=1).inner_text()
     answer_with_keyboard(page, [3, 3, 4, 4, 5, 5], rupture="yes")
     page.wait_for_url("**/s/done/")
-    assert page.get_by_role("heading", name="Gracias").is_visible()
+    expect(page.get_by_role("heading", name="Gracias")).to_be_visible()
     assert page.locator("html").get_attribute("lang") == "es"
     response = Response.objects.get(participant=case.participants.first())
     assert response.rupture == Response.Rupture.UNRESOLVED and response.goals == 3
@@ -114,7 +115,7 @@ def test_the_language_switch_and_a_missing_answer_message_without_javascript(bro
     try:
         page.goto(path)
         page.get_by_role("link", name="Español").click()
-        assert page.get_by_role("button", name="Enviar mis respuestas").is_visible()
+        expect(page.get_by_role("button", name="Enviar mis respuestas")).to_be_visible()
         page.locator("label[for=id_goals_focus_8]").click()
         page.get_by_role("button", name="Enviar mis respuestas").click()
         alert = page.get_by_role("alert")
@@ -126,7 +127,7 @@ def test_the_language_switch_and_a_missing_answer_message_without_javascript(bro
         page.locator("label[for=id_rupture_1]").click()
         page.get_by_role("button", name="Enviar mis respuestas").click()
         page.wait_for_url("**/s/done/")
-        assert page.get_by_role("heading", name="Gracias").is_visible()
+        expect(page.get_by_role("heading", name="Gracias")).to_be_visible()
     finally:
         context.close()
     assert not foreign
@@ -157,7 +158,7 @@ def test_the_tablet_goes_round_a_couple_and_the_second_partner_reaches_only_thei
     assert page.get_by_role("heading", level=1).inner_text().startswith("Robin,")
     answer_with_keyboard(page, [9] * 8)  # six alliance questions and two about the others in the room
     page.wait_for_url("**/s/done/")
-    assert page.get_by_role("heading", name="Please pass the tablet to Jordan.").is_visible()
+    expect(page.get_by_role("heading", name="Please pass the tablet to Jordan.")).to_be_visible()
     assert page.locator("a").count() == 0  # not a single link out of the thank-you page
     assert "Robin" not in page.content()
 
@@ -176,7 +177,7 @@ def test_the_tablet_goes_round_a_couple_and_the_second_partner_reaches_only_thei
     assert page.get_by_role("heading", level=1).inner_text().startswith("Jordan,")
     answer_with_keyboard(page, [4] * 8, rupture="yes")
     page.wait_for_url("**/s/done/")
-    assert page.get_by_role("heading", name="Everyone has answered.").is_visible()
+    expect(page.get_by_role("heading", name="Everyone has answered.")).to_be_visible()
     page.get_by_role("button", name="Hand back to the therapist").click()
     page.wait_for_url(re.compile(r".*/login/\?next=/cases/.*"))
 
@@ -191,7 +192,7 @@ def test_axe_finds_no_serious_or_critical_violation_on_the_survey_pages(page, co
     page.goto(path)
     assert axe_violations(page) == []
     page.get_by_role("button", name="Enviar mis respuestas").click()  # all missing: the error state
-    assert page.get_by_role("alert").is_visible()
+    expect(page.get_by_role("alert")).to_be_visible()
     assert axe_violations(page) == []
     page.get_by_role("link", name="English").click()
     assert axe_violations(page) == []
@@ -203,5 +204,5 @@ def test_axe_finds_no_serious_or_critical_violation_on_the_survey_pages(page, co
     page.wait_for_url("**/s/done/")
     assert axe_violations(page) == []
     page.goto(path)
-    assert page.get_by_role("heading", name="Ya respondiste esta valoración").is_visible()  # her own language
+    expect(page.get_by_role("heading", name="Ya respondiste esta valoración")).to_be_visible()  # her own language
     assert axe_violations(page) == []
