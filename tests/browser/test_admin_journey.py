@@ -243,6 +243,7 @@ def test_every_page_issue_11_added_passes_axe(page, browser, live_server, mailou
     page.locator("#id_role").select_option("therapist")
     mailoutbox.clear()
     page.get_by_role("button", name="Send invitation").click()
+    expect(page.get_by_text("Invitation sent to axe.tester@example.test")).to_be_visible()
     invitation = INVITATION_LINK.search(mailoutbox[-1].body).group(1)
     page.get_by_role("button", name="Log out").click()
     page.goto(invitation)

@@ -18,7 +18,7 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser]
 def test_the_admin_downloads_each_export(page, tmp_path):
     seed_demo()
     sign_in(page, ADMIN[0], DEMO_PASSWORD)
-    page.wait_for_load_state()
+    page.wait_for_url("**/clinic/")  # signed in before the next address is asked for
     page.goto(reverse("dashboard:exports"))
     kinds = [code for code, _label in ExportRecord.Kind.choices]
     for kind in kinds:

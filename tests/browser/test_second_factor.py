@@ -30,6 +30,7 @@ def test_enrol_log_out_log_in_with_a_code_and_a_recovery_code_works_once(page, t
     device = TOTPDevice.objects.get(user=therapist, confirmed=False)
     page.get_by_label("Code").fill(totp_code(device))
     page.get_by_role("button", name="Confirm").click()
+    expect(page.locator("#recovery-codes li")).to_have_count(10)
     codes = page.locator("#recovery-codes li").all_inner_texts()
     assert len(codes) == 10 and all(re.fullmatch(r"[a-z2-7]{8}", code) for code in codes)
     page.get_by_role("link", name="Continue").click()

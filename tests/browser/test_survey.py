@@ -118,10 +118,9 @@ def test_the_language_switch_and_a_missing_answer_message_without_javascript(bro
         expect(page.get_by_role("button", name="Enviar mis respuestas")).to_be_visible()
         page.locator("label[for=id_goals_focus_8]").click()
         page.get_by_role("button", name="Enviar mis respuestas").click()
-        alert = page.get_by_role("alert")
-        assert "Faltan algunas respuestas" in alert.inner_text()
-        assert page.locator("#id_goals_focus_8").is_checked()  # the given answer is kept
-        assert page.locator("#id_goals_agree_error").inner_text() == "Por favor, elige una respuesta."
+        expect(page.get_by_role("alert")).to_contain_text("Faltan algunas respuestas")
+        expect(page.locator("#id_goals_focus_8")).to_be_checked()  # the given answer is kept
+        expect(page.locator("#id_goals_agree_error")).to_have_text("Por favor, elige una respuesta.")
         for code in ("goals_agree", "tasks_sense", "tasks_fit", "bond_heard", "bond_trust"):
             page.locator(f"label[for=id_{code}_6]").click()
         page.locator("label[for=id_rupture_1]").click()
