@@ -1,6 +1,6 @@
 """Scheduling the next session from the case page, in the clinic's own time zone."""
 
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -14,6 +14,12 @@ def url(case):
     return reverse("dashboard:schedule_session", args=[case.pk])
 
 
+# Two days from today at 17:30: inside a case opened today, in any clinic's time zone, whenever the
+# suite runs (a fixed date falls before the case opened once that day has passed).
+AHEAD = date.today() + timedelta(days=2)
+START = f"{AHEAD:%Y-%m-%d}T17:30"
+
+
 @pytest.fixture
 def new_york(clinic):
     clinic.time_zone = "America/New_York"
@@ -22,10 +28,11 @@ def new_york(clinic):
 
 
 def test_the_therapist_adds_a_session_in_clinic_time(login, therapist, case, new_york):
-    response = login(therapist).post(url(case), {"start": "2026-12-03T17:30"})
+    response = login(therapist).post(url(case), {"start": START})
     assert response.status_code == 302
     session = TherapySession.objects.get(case=case)
-    assert session.scheduled_start == datetime(2026, 12, 3, 17, 30, tzinfo=ZoneInfo("America/New_York"))
+    evening = datetime(AHEAD.year, AHEAD.month, AHEAD.day, 17, 30, tzinfo=ZoneInfo("America/New_York"))
+    assert session.scheduled_start == evening
     assert session.status == TherapySession.Status.SCHEDULED
 
 
@@ -37,8 +44,8 @@ def test_the_case_page_shows_times_in_the_clinic_time_zone(login, therapist, cas
 
 def test_a_second_session_at_the_same_time_is_refused_with_a_message(login, therapist, case):
     client = login(therapist)
-    client.post(url(case), {"start": "2026-12-03T17:30"})
-    response = client.post(url(case), {"start": "2026-12-03T17:30"}, follow=True)
+    client.post(url(case), {"start": START})
+    response = client.post(url(case), {"start": START}, follow=True)
     assert "already a session at that time" in response.content.decode()
     assert TherapySession.objects.filter(case=case).count() == 1
 
@@ -53,13 +60,13 @@ def test_a_closed_case_takes_no_new_sessions(login, therapist, case):
     Case.objects.filter(pk=case.pk).update(
         status=Case.Status.CLOSED, outcome=Case.Outcome.COMPLETED, closed_on=case.opened_on
     )
-    response = login(therapist).post(url(case), {"start": "2026-12-03T17:30"}, follow=True)
+    response = login(therapist).post(url(case), {"start": START}, follow=True)
     assert "This case is closed" in response.content.decode()
     assert not TherapySession.objects.filter(case=case).exists()
 
 
 def test_who_may_schedule(client, login, case, colleague, outsider, clinic_admin):
-    data = {"start": "2026-12-03T17:30"}
+    data = {"start": START}
     assert client.post(url(case), data)["Location"].startswith(reverse("accounts:login"))
     assert login(colleague).post(url(case), data).status_code == 404
     assert login(outsider).post(url(case), data).status_code == 404
