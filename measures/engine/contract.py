@@ -123,6 +123,7 @@ EVIDENCE_LABELS = {
     "cusum": "shortfall added up (in usual variations)",
     "checks_below": "checks in the slide",
     "recent_shortfall": "below usual, latest checks on average",
+    "others_held": "the other two parts held",
     "cutoff": "clinic cutoff",
     "steadily_modest": "usually below cutoff",
     "checks_at_top": "checks at full marks",

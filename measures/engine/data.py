@@ -118,6 +118,7 @@ class EngineSettings:
     cusum_k: float = 0.5
     cusum_h: float = 6.0
     cusum_cap: float = 3.0
+    divergence: bool = True  # one subscale's slide while the other two hold counts as a sustained decline
     # ... and the latest (up to 3) checks of the run must average this fraction of the total's
     # reliable-change threshold below the usual level: a shift both sustained and sizeable.
     sustained_min_change: float = 0.75

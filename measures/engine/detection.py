@@ -39,6 +39,7 @@ from .data import (
 )
 from .detectors.ceiling import Ceiling
 from .detectors.decline import SustainedDecline
+from .detectors.divergence import Divergence
 from .detectors.drops import DropDetector
 from .detectors.engagement import Engagement
 from .detectors.low import LowAlliance
@@ -90,6 +91,7 @@ class _Participant:
         self.th = th
         self.drops = DropDetector(settings, th)
         self.decline = SustainedDecline(settings, th)
+        self.divergence = Divergence(settings, th) if settings.divergence else None
         self.low = LowAlliance(settings, th)
         self.ceiling = Ceiling(settings)
         self.repair = RepairedRupture(settings, th)
@@ -97,6 +99,13 @@ class _Participant:
         self.checks = _Checks()
         self.latest_base: Baseline | None = None  # the total's usual level, latest check
         self.prev: dict[str, State | None] = {}
+
+    def _decline(self, obs: Observation, base: Baseline | None, prior: State | None) -> State | None:
+        """The total's sustained decline, else one subscale's slide while the others hold (both
+        detectors see every check)."""
+        total = self.decline.step(obs.total, base, self.checks.totals, prior)
+        one = self.divergence.step(obs) if self.divergence is not None else None
+        return total or one
 
     def step(self, obs: Observation) -> dict[str, State | None]:
         """Every kind's state at this session."""
@@ -112,9 +121,7 @@ class _Participant:
             self.latest_base = check.base_total
             drop_state = check.state
             state[KIND_RELIABLE_DROP] = drop_state
-            state[KIND_SUSTAINED_DECLINE] = self.decline.step(
-                obs.total, check.base_total, self.checks.totals, prev.get(KIND_SUSTAINED_DECLINE)
-            )
+            state[KIND_SUSTAINED_DECLINE] = self._decline(obs, check.base_total, prev.get(KIND_SUSTAINED_DECLINE))
             state[KIND_LOW_SCORE] = self.low.step(
                 obs.total, check.base_total, check.is_total_confirmed, self.checks.totals,
                 prev.get(KIND_LOW_SCORE),
@@ -134,6 +141,8 @@ class _Participant:
         )
         if is_repaired_now:  # a repaired dip is not a sustained decline
             self.decline.reset()
+            if self.divergence is not None:
+                self.divergence.reset()
             state[KIND_SUSTAINED_DECLINE] = None
         state[KIND_REPAIRED_RUPTURE] = repaired
         state[KIND_NO_SHOW], state[KIND_MISSED_CHECKS] = self.engagement.step(

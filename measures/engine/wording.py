@@ -71,6 +71,16 @@ def sustained_message(usual: float, checks: int, current: float) -> str:
     )
 
 
+def divergence_message(subscale: str, usual: float, checks: int, current: float) -> str:
+    """One subscale sliding while the other two hold."""
+    others = " and ".join(s for s in ("goals", "tasks", "bond") if s != subscale)
+    return (
+        f"{subscale.capitalize()} has been below its usual {fmt(usual)} over the last "
+        f"{plural(checks, 'check')} (now {fmt(current)}) while {others} held: one part of the "
+        "work together is slipping."
+    )
+
+
 def low_fell_message(cutoff: float, current: float, usual: float) -> str:
     """Below the cutoff from a usual level at or above it."""
     return (
