@@ -14,7 +14,8 @@ fitted parts, and the quantiles of the change of total between successive checks
 at full marks) for the completers and for the simulated courses, which show whether the simulated
 noise is as heavy-tailed as the data's.
 
-What it showed on the usual cohorts at 8% (replicate 0): on the simulator and the independent
+What it showed on the usual cohorts at 8% (replicate 0, before one subscale's slide counted as a sustained
+decline): on the simulator and the independent
 generator the null model over-counts reliable drops and low scores a little (robust two-items: drops
 1.0% of completers against 3.0% of null clients, low scores 0.9 against 2.1) and under-counts
 splits (1.8 against 0.3): the completers' rate lands 1.5–2.5 points under the budget. On the third
