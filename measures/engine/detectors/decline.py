@@ -13,6 +13,30 @@ RECENT_CHECKS = 3
 ALERT_MULTIPLE = 2
 
 
+def step_cusum(cusum: float, checks: int, z: float, settings: EngineSettings) -> tuple[float, int]:
+    """A robust one-sided CUSUM after one check whose shortfall is ``z`` usual variations (capped,
+    less the allowance k), and the number of checks it has been above zero."""
+    cusum = max(0.0, cusum + min(z, settings.cusum_cap) - settings.cusum_k)
+    return cusum, checks + 1 if cusum > 0 else 0
+
+
+def recent_shortfall(usual: float, values: list[float], checks: int) -> float:
+    """How far the latest checks of the run (up to RECENT_CHECKS; ``values`` ends with this check)
+    average below the usual level."""
+    return usual - compute_mean(values[-min(max(checks, 1), RECENT_CHECKS) :])
+
+
+def is_sustained(cusum: float, shortfall: float, reliable_change: float, settings: EngineSettings) -> bool:
+    """Statistically sustained (the CUSUM past its interval) *and* at least a fraction of a
+    reliable change in size."""
+    return cusum >= settings.cusum_h and shortfall >= reliable_change * settings.sustained_min_change
+
+
+def cusum_level(cusum: float, settings: EngineSettings) -> int:
+    """A CUSUM past its interval is a warning, past ALERT_MULTIPLE times it an alert."""
+    return ALERT if cusum >= ALERT_MULTIPLE * settings.cusum_h else WARNING
+
+
 class SustainedDecline:
     """The CUSUM and the number of checks it has been above zero."""
 
@@ -39,18 +63,12 @@ class SustainedDecline:
         if total is None or base is None:
             return prior
         settings = self.settings
-        z = (base.usual - total) / base.scale
-        self.cusum = max(0.0, self.cusum + min(z, settings.cusum_cap) - settings.cusum_k)
-        self.checks = self.checks + 1 if self.cusum > 0 else 0
-        recent = check_totals[-min(max(self.checks, 1), RECENT_CHECKS) :]
-        shortfall = base.usual - compute_mean(recent)
-        # statistically sustained *and* at least a fraction of a reliable change in size
-        is_sizeable = shortfall >= self.th.rc["total"] * settings.sustained_min_change
-        if not (self.cusum >= settings.cusum_h and is_sizeable):
+        self.cusum, self.checks = step_cusum(self.cusum, self.checks, (base.usual - total) / base.scale, settings)
+        shortfall = recent_shortfall(base.usual, check_totals, self.checks)
+        if not is_sustained(self.cusum, shortfall, self.th.rc["total"], settings):
             return None
-        level = ALERT if self.cusum >= ALERT_MULTIPLE * settings.cusum_h else WARNING
         return State(
-            level=level,
+            level=cusum_level(self.cusum, settings),
             subscale="total",
             evidence={
                 "baseline": rounded(base.usual),

@@ -12,12 +12,11 @@ from __future__ import annotations
 
 import math
 
-from ..baseline import ALERT, WARNING, Baseline, State, Thresholds, compute_baseline, rounded
+from ..baseline import Baseline, State, Thresholds, compute_baseline, rounded
 from ..contract import SUBSCALES
 from ..data import EngineSettings, Observation
-from ..statistics import compute_mean
 from ..wording import divergence_message
-from .decline import ALERT_MULTIPLE, RECENT_CHECKS
+from .decline import RECENT_CHECKS, cusum_level, is_sustained, recent_shortfall, step_cusum
 
 
 def _contrast(scores: dict[str, float], subscale: str) -> float:
@@ -66,32 +65,32 @@ class Divergence:
         return None if contrast is None or own is None else (contrast, own)
 
     def _subscale(self, subscale: str, scores: dict[str, float]) -> State | None:
+        """This check of one subscale: the CUSUM of its contrast moves; a state once it is sustained
+        and the subscale itself has fallen far enough."""
         settings = self.settings
         bases = self._bases(subscale)
         if bases is None:
             return None
         contrast, own = bases
         z = (contrast.usual - _contrast(scores, subscale)) / contrast.scale
-        self.cusum[subscale] = max(0.0, self.cusum[subscale] + min(z, settings.cusum_cap) - settings.cusum_k)
-        self.checks[subscale] = self.checks[subscale] + 1 if self.cusum[subscale] > 0 else 0
-        run = min(max(self.checks[subscale], 1), RECENT_CHECKS)
-        earlier = self.scores[subscale][len(self.scores[subscale]) - (run - 1) :]
-        shortfall = own.usual - compute_mean([*earlier, scores[subscale]])
-        is_sizeable = shortfall >= self.th.rc[subscale] * settings.sustained_min_change
-        if not (self.cusum[subscale] >= settings.cusum_h and is_sizeable):
+        cusum, checks = step_cusum(self.cusum[subscale], self.checks[subscale], z, settings)
+        self.cusum[subscale], self.checks[subscale] = cusum, checks
+        latest = [*self.scores[subscale][-(RECENT_CHECKS - 1) :], scores[subscale]]
+        shortfall = recent_shortfall(own.usual, latest, checks)
+        if not is_sustained(cusum, shortfall, self.th.rc[subscale], settings):
             return None
         return State(
-            level=ALERT if self.cusum[subscale] >= ALERT_MULTIPLE * settings.cusum_h else WARNING,
+            level=cusum_level(cusum, settings),
             subscale=subscale,
             evidence={
                 "baseline": rounded(own.usual),
                 "current": rounded(scores[subscale]),
-                "cusum": rounded(self.cusum[subscale]),
+                "cusum": rounded(cusum),
                 "threshold": settings.cusum_h,
                 "variability": rounded(contrast.noise),
-                "checks_below": self.checks[subscale],
+                "checks_below": checks,
                 "recent_shortfall": rounded(shortfall),
                 "others_held": True,
             },
-            message=divergence_message(subscale, own.usual, self.checks[subscale], scores[subscale]),
+            message=divergence_message(subscale, own.usual, checks, scores[subscale]),
         )

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from ..baseline import INFO, WARNING, Baseline, State, Thresholds, rounded
 from ..data import EngineSettings
-from ..statistics import compute_mean
 from ..wording import low_fell_message, low_usual_message
-from .decline import RECENT_CHECKS
+from .decline import recent_shortfall
 
 
 class LowAlliance:
@@ -37,10 +36,9 @@ class LowAlliance:
         usual = base.usual if base is not None else None
         if usual is not None and usual >= settings.cutoff:
             # below the cutoff by more than noise: a confirmed drop or a run
-            recent = check_totals[-min(self.checks_below, RECENT_CHECKS) :]
             is_sustained = (
                 self.checks_below >= settings.low_run
-                and usual - compute_mean(recent)
+                and recent_shortfall(usual, check_totals, self.checks_below)
                 >= self.th.rc["total"] * settings.sustained_min_change
             )
             level = WARNING if is_total_confirmed or is_sustained else INFO
